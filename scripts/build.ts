@@ -1,0 +1,44 @@
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+
+/**
+ * Bundles each service's entry points into dist/<service>/*.mjs for the container image. Packages that load files
+ * from their own folder at run time (WebAssembly, static assets, worker threads) stay external and ship as
+ * production dependencies beside the bundle.
+ */
+export const EXTERNAL_PACKAGES = ['@electric-sql/pglite', '@fastify/swagger-ui', 'pino-pretty'];
+const ENTRY_POINTS = ['main.ts', 'migrate.ts'];
+
+const servicesDir = 'src/services';
+const only = process.argv[2];
+for (const service of await readdir(servicesDir)) {
+  if (only && service !== only) continue;
+  const files = await readdir(join(servicesDir, service));
+  const entryPoints = ENTRY_POINTS.filter((file) => files.includes(file)).map((file) =>
+    join(servicesDir, service, file),
+  );
+  const result = await build({
+    entryPoints,
+    outdir: join('dist', service),
+    outExtension: { '.js': '.mjs' },
+    bundle: true,
+    platform: 'node',
+    target: 'node24',
+    format: 'esm',
+    minify: true,
+    keepNames: true,
+    sourcemap: 'linked',
+    sourcesContent: false,
+    legalComments: 'linked',
+    external: EXTERNAL_PACKAGES,
+    // CommonJS dependencies inside an ESM bundle still call require() and use __dirname.
+    banner: {
+      js: "import { createRequire as __createRequire } from 'node:module'; import { fileURLToPath as __fileURLToPath } from 'node:url'; const require = __createRequire(import.meta.url); const __filename = __fileURLToPath(import.meta.url); const __dirname = __filename.slice(0, __filename.lastIndexOf('/'));",
+    },
+    metafile: true,
+    logLevel: 'warning',
+  });
+  const bytes = Object.values(result.metafile.outputs).reduce((sum, output) => sum + output.bytes, 0);
+  console.log(`built ${service}: ${entryPoints.length} entry points, ${(bytes / 1024).toFixed(0)} KiB`);
+}

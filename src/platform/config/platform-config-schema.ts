@@ -1,0 +1,50 @@
+import { Type } from 'typebox';
+
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+
+/** Keys every service on the platform understands; a service spreads these into its own schema. */
+export const platformConfigProperties = {
+  NODE_ENV: Type.String({ default: 'development', description: 'Selects the .env.$NODE_ENV files.' }),
+  SERVICE_NAME: Type.String({
+    minLength: 1,
+    description: 'The `service` field of every log line and metric.',
+  }),
+  APP_VERSION: Type.String({
+    minLength: 1,
+    default: 'dev',
+    description: 'The `version` field of logs, metrics and spans.',
+  }),
+  HOST: Type.String({ default: '0.0.0.0', description: 'Interface to listen on.' }),
+  PORT: Type.Integer({
+    minimum: 0,
+    maximum: 65535,
+    default: 8080,
+    description: 'HTTP port (0 picks a free one).',
+  }),
+  LOG_LEVEL: Type.Enum(LOG_LEVELS, { default: 'info', description: 'debug, info, warn or error.' }),
+  SHUTDOWN_TIMEOUT_MS: Type.Integer({
+    minimum: 0,
+    default: 10_000,
+    description: 'How long in-flight requests may run after SIGTERM before the process closes anyway.',
+  }),
+  BODY_LIMIT_BYTES: Type.Integer({
+    minimum: 1,
+    default: 16_384,
+    description: 'Largest accepted request body.',
+  }),
+  REQUEST_TIMEOUT_MS: Type.Integer({
+    minimum: 0,
+    default: 30_000,
+    description: 'Socket-level bound on one request, so a slow client cannot hold a connection forever.',
+  }),
+  SLOW_REQUEST_MS: Type.Integer({
+    minimum: 1,
+    default: 1_000,
+    description: 'Requests slower than this are logged at WARN with `slow: true` and counted.',
+  }),
+  READINESS_TIMEOUT_MS: Type.Integer({
+    minimum: 1,
+    default: 1_000,
+    description: 'Time limit for each readiness check.',
+  }),
+};

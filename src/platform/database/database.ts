@@ -1,0 +1,127 @@
+import { Kysely, type KyselyPlugin, PostgresDialect, sql } from 'kysely';
+import type { Logger } from 'pino';
+import { DependencyError } from '../errors/app-error.ts';
+
+export type DatabaseKind = 'postgres' | 'pglite';
+
+export interface PoolStats {
+  total: number;
+  idle: number;
+  waiting: number;
+}
+
+export interface Database<DB> {
+  readonly kind: DatabaseKind;
+  readonly db: Kysely<DB>;
+  ping(): Promise<void>;
+  poolStats(): PoolStats;
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  /** `postgres://…` for PostgreSQL; `pglite://DIR` (or `pglite://memory`) for the embedded database. */
+  url: string;
+  logger: Logger;
+  poolMax: number;
+  connectTimeoutMs: number;
+  statementTimeoutMs: number;
+  applicationName: string;
+  plugins?: KyselyPlugin[];
+}
+
+export function databaseKind(url: string): DatabaseKind {
+  if (/^postgres(ql)?:\/\//i.test(url)) return 'postgres';
+  if (/^pglite:\/\//i.test(url)) return 'pglite';
+  throw new Error(`unsupported database URL scheme in ${url.split(':')[0]}: use postgres:// or pglite://`);
+}
+
+export async function openDatabase<DB>(options: DatabaseOptions): Promise<Database<DB>> {
+  return databaseKind(options.url) === 'postgres' ? openPostgres<DB>(options) : openPGlite<DB>(options);
+}
+
+async function openPostgres<DB>(options: DatabaseOptions): Promise<Database<DB>> {
+  const { default: pg } = await import('pg');
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.poolMax,
+    connectionTimeoutMillis: options.connectTimeoutMs,
+    idleTimeoutMillis: 30_000,
+    statement_timeout: options.statementTimeoutMs,
+    // The client-side bound covers a server that stops answering mid-query, which statement_timeout cannot.
+    query_timeout: options.statementTimeoutMs + 1_000,
+    application_name: options.applicationName,
+  });
+  // An idle client losing its server emits here; without a listener that would crash the process.
+  pool.on('error', (error) =>
+    options.logger.warn({ error }, 'database connection lost; the pool will reconnect'),
+  );
+  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }), plugins: options.plugins ?? [] });
+  return {
+    kind: 'postgres',
+    db,
+    async ping() {
+      await sql`select 1`.execute(db);
+    },
+    poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
+    close: () => db.destroy(),
+  };
+}
+
+async function openPGlite<DB>(options: DatabaseOptions): Promise<Database<DB>> {
+  const [{ PGlite }, { PGlitePool }, { mkdir }] = await Promise.all([
+    import('@electric-sql/pglite'),
+    import('./pglite-pool.ts'),
+    import('node:fs/promises'),
+  ]);
+  const location = options.url.replace(/^pglite:\/\//i, '');
+  const inMemory = location === '' || location === 'memory';
+  if (!inMemory) await mkdir(location, { recursive: true });
+  const embedded = inMemory ? new PGlite() : new PGlite(location);
+  await embedded.waitReady;
+  const pool = new PGlitePool(embedded);
+  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }), plugins: options.plugins ?? [] });
+  return {
+    kind: 'pglite',
+    db,
+    async ping() {
+      await sql`select 1`.execute(db);
+    },
+    poolStats: () => ({ total: 1, idle: pool.waiting === 0 ? 1 : 0, waiting: pool.waiting }),
+    close: () => db.destroy(),
+  };
+}
+
+/** Connection-level failures (server gone, refused, timed out) are dependency errors, not bugs. */
+export function isConnectionFailure(error: unknown): boolean {
+  const code = (error as { code?: string })?.code ?? '';
+  const message = (error as Error)?.message ?? '';
+  return (
+    [
+      'ECONNREFUSED',
+      'ECONNRESET',
+      'ETIMEDOUT',
+      'EPIPE',
+      'ENOTFOUND',
+      '57P01',
+      '57P03',
+      '08006',
+      '08001',
+      '08003',
+    ].includes(code) ||
+    /timeout exceeded when trying to connect|Connection terminated|Query read timeout|connection timeout/i.test(
+      message,
+    )
+  );
+}
+
+/** Wraps a repository call so losing the database surfaces as a 503 problem instead of a 500. */
+export async function withDatabase<T>(operation: () => Promise<T>): Promise<T> {
+  try {
+    return await operation();
+  } catch (error) {
+    if (isConnectionFailure(error) || (error as { code?: string })?.code === '57014') {
+      throw new DependencyError('database', { cause: error });
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,60 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { ErrorObserver } from '../../platform/errors/problem-details.ts';
+import type { HealthRegistry } from '../../platform/health/health-registry.ts';
+import { createHttpServer } from '../../platform/http/create-http-server.ts';
+import { usersRoutes } from './users.routes.ts';
+import { Problem, UserSchema } from './users.schemas.ts';
+import type { UsersService } from './users.service.ts';
+
+export interface AppDependencies {
+  logger: Logger;
+  health: HealthRegistry;
+  service: UsersService;
+  version: string;
+  bodyLimitBytes: number;
+  requestTimeoutMs: number;
+  docsEnabled: boolean;
+  slowRequestMs: () => number;
+  onError?: ErrorObserver;
+  /** Platform plugins (metrics, tracing, protection) registered before the routes, in order. */
+  plugins?: ((app: FastifyInstance) => Promise<void> | void)[];
+}
+
+/** The HTTP application without a listening socket: tests drive it with inject() or listen on port 0. */
+export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
+  const app = await createHttpServer({
+    logger: deps.logger,
+    health: deps.health,
+    bodyLimitBytes: deps.bodyLimitBytes,
+    requestTimeoutMs: deps.requestTimeoutMs,
+    slowRequestMs: deps.slowRequestMs,
+    ...(deps.onError ? { onError: deps.onError } : {}),
+  });
+  for (const plugin of deps.plugins ?? []) await plugin(app);
+  app.addSchema(Problem);
+  app.addSchema(UserSchema);
+
+  if (deps.docsEnabled) {
+    await app.register(swagger, {
+      openapi: {
+        openapi: '3.1.0',
+        info: {
+          title: 'user-service',
+          version: deps.version,
+          description: 'Users REST API. Errors are RFC 9457 problem+json documents.',
+        },
+        tags: [{ name: 'users' }],
+      },
+      refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
+    });
+    await app.register(swaggerUi, { routePrefix: '/docs' });
+    app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  }
+
+  await app.withTypeProvider<TypeBoxTypeProvider>().register(usersRoutes, { service: deps.service });
+  return app;
+}

@@ -1,0 +1,49 @@
+import { Type } from 'typebox';
+import { platformConfigProperties } from '../../platform/config/platform-config-schema.ts';
+
+export const usersConfigSchema = Type.Object({
+  ...platformConfigProperties,
+  SERVICE_NAME: Type.String({
+    minLength: 1,
+    default: 'user-service',
+    description: 'Service name in logs and metrics.',
+  }),
+  DATABASE_URL: Type.String({
+    default: 'pglite://./.data/pglite',
+    pattern: '^(postgres(ql)?|pglite|memory)://',
+    description:
+      '`postgres://user:pass@host:5432/db` for PostgreSQL; `pglite://DIR` or `pglite://memory` for the embedded database; `memory://` for the in-memory repository (benchmarks).',
+  }),
+  DATABASE_PASSWORD: Type.Optional(
+    Type.String({
+      secret: true,
+      description: 'Overrides the password in DATABASE_URL; usually given as DATABASE_PASSWORD_FILE.',
+    }),
+  ),
+  DB_POOL_MAX: Type.Integer({
+    minimum: 1,
+    maximum: 200,
+    default: 10,
+    description: 'Largest PostgreSQL pool size.',
+  }),
+  DB_CONNECT_TIMEOUT_MS: Type.Integer({
+    minimum: 100,
+    default: 2_000,
+    description: 'Bound on opening a connection.',
+  }),
+  DB_STATEMENT_TIMEOUT_MS: Type.Integer({
+    minimum: 100,
+    default: 5_000,
+    description: 'PostgreSQL statement_timeout.',
+  }),
+  MIGRATE_ON_START: Type.Boolean({ default: true, description: 'Apply pending migrations before serving.' }),
+  DOCS_ENABLED: Type.Boolean({
+    default: true,
+    description: 'Serve OpenAPI at /openapi.json and Swagger UI at /docs.',
+  }),
+  IDEMPOTENCY_TTL_HOURS: Type.Integer({
+    minimum: 1,
+    default: 24,
+    description: 'How long an Idempotency-Key is remembered.',
+  }),
+});

@@ -1,0 +1,47 @@
+import type { Logger } from 'pino';
+import { type Database, openDatabase } from '../../platform/database/database.ts';
+import { migrateToLatest } from '../../platform/database/migrations.ts';
+import { MemoryUsersRepository } from './memory-users.repository.ts';
+import { usersMigrations } from './migrations/index.ts';
+import { PgUsersRepository, type UsersDatabase } from './pg-users.repository.ts';
+import type { UsersRepository } from './users.repository.ts';
+
+export interface StorageConfig {
+  DATABASE_URL: string;
+  DATABASE_PASSWORD?: string | undefined;
+  DB_POOL_MAX: number;
+  DB_CONNECT_TIMEOUT_MS: number;
+  DB_STATEMENT_TIMEOUT_MS: number;
+  SERVICE_NAME: string;
+}
+
+export interface UsersStorage {
+  repository: UsersRepository;
+  /** Absent for the in-memory repository, which has nothing to ping or close. */
+  database?: Database<UsersDatabase>;
+}
+
+export async function openUsersStorage(config: StorageConfig, logger: Logger): Promise<UsersStorage> {
+  if (config.DATABASE_URL.startsWith('memory://')) return { repository: new MemoryUsersRepository() };
+  const database = await openDatabase<UsersDatabase>({
+    url: withPassword(config.DATABASE_URL, config.DATABASE_PASSWORD),
+    logger,
+    poolMax: config.DB_POOL_MAX,
+    connectTimeoutMs: config.DB_CONNECT_TIMEOUT_MS,
+    statementTimeoutMs: config.DB_STATEMENT_TIMEOUT_MS,
+    applicationName: config.SERVICE_NAME,
+  });
+  return { repository: new PgUsersRepository(database.db), database };
+}
+
+export function migrateUsers(database: Database<UsersDatabase>, logger: Logger): Promise<void> {
+  return migrateToLatest(database.db as never, usersMigrations, logger);
+}
+
+/** A password given separately (often from a mounted secret file) replaces the one in the URL. */
+export function withPassword(url: string, password: string | undefined): string {
+  if (password === undefined || !/^postgres(ql)?:\/\//i.test(url)) return url;
+  const parsed = new URL(url);
+  parsed.password = encodeURIComponent(password);
+  return parsed.toString();
+}

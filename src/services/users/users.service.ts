@@ -1,0 +1,175 @@
+import { createHash } from 'node:crypto';
+import { v7 as uuidv7 } from 'uuid';
+import { badRequest, conflict, notFound, unprocessable } from '../../platform/errors/app-error.ts';
+import {
+  EmailTakenError,
+  IdempotencyKeyTakenError,
+  type User,
+  type UserPatch,
+  type UserStatus,
+  type UsersRepository,
+} from './users.repository.ts';
+
+export interface UserJson {
+  id: string;
+  name: string;
+  email: string;
+  status: UserStatus;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface UserPage {
+  items: UserJson[];
+  next_cursor: string | null;
+}
+
+export interface CreateOutcome {
+  user: UserJson;
+  /** True when an earlier request with the same Idempotency-Key created the user and this is its response. */
+  replayed: boolean;
+}
+
+/**
+ * Decides the status a new user gets. The default admits everyone; a risk check (a later concern) can deny
+ * (a business error thrown from here) or degrade to `pending_review`.
+ */
+export type AdmissionPolicy = (candidate: { name: string; email: string }) => Promise<UserStatus>;
+
+export interface UsersServiceOptions {
+  repository: UsersRepository;
+  idempotencyTtlMs: number;
+  admission?: AdmissionPolicy;
+  clock?: () => Date;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export class UsersService {
+  readonly #repository: UsersRepository;
+  readonly #ttlMs: number;
+  readonly #admission: AdmissionPolicy;
+  readonly #clock: () => Date;
+
+  constructor(options: UsersServiceOptions) {
+    this.#repository = options.repository;
+    this.#ttlMs = options.idempotencyTtlMs;
+    this.#admission = options.admission ?? (async () => 'active');
+    this.#clock = options.clock ?? (() => new Date());
+  }
+
+  async list(limit: number, cursor: string | undefined): Promise<UserPage> {
+    const afterId = cursor === undefined ? undefined : decodeCursor(cursor);
+    // One extra row tells whether another page exists without a count query.
+    const rows = await this.#repository.list(afterId, limit + 1);
+    const items = rows.slice(0, limit).map(toUserJson);
+    const last = items.at(-1);
+    return { items, next_cursor: rows.length > limit && last ? encodeCursor(last.id) : null };
+  }
+
+  async get(id: string): Promise<UserJson> {
+    const user = await this.#repository.get(id);
+    if (!user) throw notFound(`User ${id} does not exist.`);
+    return toUserJson(user);
+  }
+
+  async create(input: { name: string; email: string }, idempotencyKey?: string): Promise<CreateOutcome> {
+    const requestHash = hashRequest(input);
+    if (idempotencyKey !== undefined) {
+      const replay = await this.#replay(idempotencyKey, requestHash);
+      if (replay) return replay;
+    }
+    const status = await this.#admission(input);
+    const now = this.#clock();
+    const user: User = {
+      id: uuidv7(),
+      name: input.name,
+      email: input.email,
+      status,
+      created_at: now,
+      updated_at: now,
+    };
+    const body = toUserJson(user);
+    try {
+      const stored = await this.#repository.create(
+        user,
+        idempotencyKey === undefined
+          ? undefined
+          : { key: idempotencyKey, requestHash, responseStatus: 201, responseBody: body },
+      );
+      return { user: toUserJson(stored), replayed: false };
+    } catch (error) {
+      if (error instanceof EmailTakenError) throw emailTaken(input.email);
+      if (error instanceof IdempotencyKeyTakenError && idempotencyKey !== undefined) {
+        const replay = await this.#replay(idempotencyKey, requestHash);
+        if (replay) return replay;
+      }
+      throw error;
+    }
+  }
+
+  async update(id: string, patch: UserPatch): Promise<UserJson> {
+    try {
+      const user = await this.#repository.update(id, patch);
+      if (!user) throw notFound(`User ${id} does not exist.`);
+      return toUserJson(user);
+    } catch (error) {
+      if (error instanceof EmailTakenError) throw emailTaken(patch.email ?? '');
+      throw error;
+    }
+  }
+
+  async delete(id: string): Promise<void> {
+    if (!(await this.#repository.delete(id))) throw notFound(`User ${id} does not exist.`);
+  }
+
+  async #replay(key: string, requestHash: string): Promise<CreateOutcome | undefined> {
+    const notBefore = new Date(this.#clock().getTime() - this.#ttlMs);
+    const record = await this.#repository.findIdempotencyRecord(key, notBefore);
+    if (!record) return undefined;
+    if (record.requestHash !== requestHash) {
+      throw unprocessable(
+        'idempotency-key-reused',
+        'This Idempotency-Key was already used with a different request body; use a new key for a new request.',
+      );
+    }
+    return { user: record.responseBody as UserJson, replayed: true };
+  }
+}
+
+function emailTaken(email: string) {
+  return conflict(`A user with email ${email} already exists (emails are compared case-insensitively).`, [
+    { field: 'body/email', message: 'already taken' },
+  ]);
+}
+
+export function toUserJson(user: User): UserJson {
+  return {
+    id: user.id,
+    name: user.name,
+    email: user.email,
+    status: user.status,
+    created_at: user.created_at.toISOString(),
+    updated_at: user.updated_at.toISOString(),
+  };
+}
+
+export function encodeCursor(id: string): string {
+  return Buffer.from(id, 'utf8').toString('base64url');
+}
+
+export function decodeCursor(cursor: string): string {
+  const id = Buffer.from(cursor, 'base64url').toString('utf8');
+  if (!UUID.test(id)) {
+    throw badRequest('The cursor is not one this service issued.', [
+      { field: 'querystring/cursor', message: 'invalid cursor' },
+    ]);
+  }
+  return id;
+}
+
+function hashRequest(input: { name: string; email: string }): string {
+  return createHash('sha256')
+    .update(JSON.stringify([input.name, input.email]))
+    .digest('hex');
+}
