@@ -27,6 +27,12 @@ export const platformConfigProperties = {
     default: 10_000,
     description: 'How long in-flight requests may run after SIGTERM before the process closes anyway.',
   }),
+  SHUTDOWN_DELAY_MS: Type.Integer({
+    minimum: 0,
+    default: 0,
+    description:
+      'After SIGTERM, keep serving this long with readiness 503 before closing the listener (0 when a preStop sleep does this).',
+  }),
   BODY_LIMIT_BYTES: Type.Integer({
     minimum: 1,
     default: 16_384,

@@ -6,6 +6,11 @@ export interface LifecycleOptions {
   logger: Logger;
   /** Bound on the whole shutdown; past it remaining closers are abandoned and the exit code is 1. */
   shutdownTimeoutMs: number;
+  /**
+   * Time between readiness turning 503 and the listener closing, for load balancers that have not yet seen the
+   * readiness change. Zero when the platform already waits (a Kubernetes preStop sleep does).
+   */
+  drainDelayMs?: number;
   flushLogs?: () => void;
   exit?: (code: number) => void;
 }
@@ -64,6 +69,7 @@ export class Lifecycle {
     const startedAt = performance.now();
     logger.info({ reason, timeout_ms: shutdownTimeoutMs }, 'shutdown started: draining');
     for (const listener of this.#drainListeners) listener();
+    if (this.#options.drainDelayMs) await new Promise((resolve) => setTimeout(resolve, this.#options.drainDelayMs));
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), shutdownTimeoutMs);

@@ -28,6 +28,7 @@ async function main(): Promise<void> {
   const lifecycle = new Lifecycle({
     logger,
     shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+    drainDelayMs: config.SHUTDOWN_DELAY_MS,
     flushLogs: flush,
   });
   lifecycle.installProcessHandlers();
@@ -56,7 +57,10 @@ async function main(): Promise<void> {
     docsEnabled: config.DOCS_ENABLED,
     slowRequestMs: () => config.SLOW_REQUEST_MS,
   });
-  lifecycle.onShutdown('http server', () => app.close());
+  lifecycle.onShutdown('http server', () => {
+    logger.info('stopped accepting connections; waiting for in-flight requests');
+    return app.close();
+  });
 
   await app.listen({ host: config.HOST, port: config.PORT });
   health.markStarted();
