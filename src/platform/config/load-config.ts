@@ -25,12 +25,15 @@ export function mergeLayers(layers: ConfigLayer[]): ConfigLayer {
 export async function resolveFileReferences(
   layer: ConfigLayer,
   keys: ReadonlySet<string>,
+  /** Collects the paths read, so a config store can watch them and reload when a secret is rotated. */
+  referencedFiles?: Set<string>,
 ): Promise<ConfigLayer> {
   const resolved: ConfigLayer = { ...layer };
   for (const [name, entry] of Object.entries(layer)) {
     if (!name.endsWith(FILE_SUFFIX)) continue;
     const key = name.slice(0, -FILE_SUFFIX.length);
     if (!keys.has(key)) continue;
+    referencedFiles?.add(entry.value);
     resolved[key] = await readSecretFile(key, entry);
     delete resolved[name];
   }
@@ -79,10 +82,9 @@ export function decodeConfig<S extends TObject>(schema: S, merged: ConfigLayer):
         `Missing configuration: ${key} is required (${problem}; set it in the environment or a .env file)`,
       );
     }
-    throw new ConfigError(
-      key,
-      `Invalid configuration: ${key} ${problem} (got ${JSON.stringify(merged[key]?.value ?? values[key])} from ${origins[key]})`,
-    );
+    const isSecret = (propertySchema as { secret?: boolean }).secret === true;
+    const got = isSecret ? '[REDACTED]' : JSON.stringify(merged[key]?.value ?? values[key]);
+    throw new ConfigError(key, `Invalid configuration: ${key} ${problem} (got ${got} from ${origins[key]})`);
   }
   return { values: values as Static<S>, origins };
 }
@@ -110,15 +112,24 @@ function describeExpected(schema: TSchema): string {
   return bounds.length > 0 ? `${type} ${bounds.join(', ')}` : type;
 }
 
+/** Loads every source once, in order, resolves `NAME_FILE` references and merges the layers (later wins). */
+export async function loadLayers(
+  schema: TObject,
+  sources: ConfigSource[],
+  referencedFiles?: Set<string>,
+): Promise<ConfigLayer> {
+  const keys = new Set(Object.keys(schema.properties));
+  const layers: ConfigLayer[] = [];
+  for (const source of sources) {
+    layers.push(await resolveFileReferences(await source.load(), keys, referencedFiles));
+  }
+  return mergeLayers(layers);
+}
+
 /** Loads every source once, in order, and decodes the result against the schema. */
 export async function loadConfig<S extends TObject>(
   schema: S,
   sources: ConfigSource[],
 ): Promise<LoadedConfig<S>> {
-  const keys = new Set(Object.keys(schema.properties));
-  const layers: ConfigLayer[] = [];
-  for (const source of sources) {
-    layers.push(await resolveFileReferences(await source.load(), keys));
-  }
-  return decodeConfig(schema, mergeLayers(layers));
+  return decodeConfig(schema, await loadLayers(schema, sources));
 }

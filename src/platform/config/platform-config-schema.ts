@@ -21,7 +21,11 @@ export const platformConfigProperties = {
     default: 8080,
     description: 'HTTP port (0 picks a free one).',
   }),
-  LOG_LEVEL: Type.Enum(LOG_LEVELS, { default: 'info', description: 'debug, info, warn or error.' }),
+  LOG_LEVEL: Type.Enum(LOG_LEVELS, {
+    default: 'info',
+    reloadable: true,
+    description: 'debug, info, warn or error. Reloadable.',
+  }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({
     minimum: 0,
     default: 10_000,
@@ -46,7 +50,8 @@ export const platformConfigProperties = {
   SLOW_REQUEST_MS: Type.Integer({
     minimum: 1,
     default: 1_000,
-    description: 'Requests slower than this are logged at WARN with `slow: true` and counted.',
+    reloadable: true,
+    description: 'Requests slower than this are logged at WARN with `slow: true` and counted. Reloadable.',
   }),
   READINESS_TIMEOUT_MS: Type.Integer({
     minimum: 1,

@@ -26,6 +26,11 @@ export interface DatabaseOptions {
   connectTimeoutMs: number;
   statementTimeoutMs: number;
   applicationName: string;
+  /**
+   * Read each time the pool opens a connection, so a rotated password (a reloaded secret file or Vault version)
+   * is used by new connections without a restart; replaces any password in the URL.
+   */
+  password?: () => string | Promise<string>;
   plugins?: KyselyPlugin[];
 }
 
@@ -40,9 +45,14 @@ export async function openDatabase<DB>(options: DatabaseOptions): Promise<Databa
 }
 
 async function openPostgres<DB>(options: DatabaseOptions): Promise<Database<DB>> {
-  const { default: pg } = await import('pg');
+  const [{ default: pg }, { parse }] = await Promise.all([import('pg'), import('pg-connection-string')]);
+  // node-postgres lets a connection string's fields win over explicit options, so a password function only
+  // takes effect when the string is parsed here and passed as fields.
+  const connection = options.password
+    ? { ...(parse(options.url) as Record<string, unknown>), password: options.password }
+    : { connectionString: options.url };
   const pool = new pg.Pool({
-    connectionString: options.url,
+    ...connection,
     max: options.poolMax,
     connectionTimeoutMillis: options.connectTimeoutMs,
     idleTimeoutMillis: 30_000,

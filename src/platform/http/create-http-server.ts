@@ -16,6 +16,8 @@ export interface HttpServerOptions {
   onError?: ErrorObserver;
   /** Requests slower than this are logged at WARN with `slow: true`; read per request so it can be reloaded. */
   slowRequestMs: () => number;
+  /** Largest total size of request headers; Node answers 431 above it. */
+  maxHeaderBytes?: number;
   /** Derives the request's trace id; the default follows `traceparent` or makes a new one. */
   traceId?: (headers: Record<string, string | string[] | undefined>) => string;
 }
@@ -36,6 +38,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     bodyLimit: options.bodyLimitBytes,
     requestTimeout: options.requestTimeoutMs,
     return503OnClosing: true,
+    ...(options.maxHeaderBytes ? { http: { maxHeaderSize: options.maxHeaderBytes } } : {}),
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
   });
   installStrictValidation(app);

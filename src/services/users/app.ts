@@ -19,6 +19,8 @@ export interface AppDependencies {
   requestTimeoutMs: number;
   docsEnabled: boolean;
   slowRequestMs: () => number;
+  /** Largest total size of request headers (Node's default is 16 KiB); larger requests get 431. */
+  maxHeaderBytes?: number;
   onError?: ErrorObserver;
   /** Platform plugins (metrics, tracing, protection) registered before the routes, in order. */
   plugins?: ((app: FastifyInstance) => Promise<void> | void)[];
@@ -32,6 +34,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     bodyLimitBytes: deps.bodyLimitBytes,
     requestTimeoutMs: deps.requestTimeoutMs,
     slowRequestMs: deps.slowRequestMs,
+    ...(deps.maxHeaderBytes ? { maxHeaderBytes: deps.maxHeaderBytes } : {}),
     ...(deps.onError ? { onError: deps.onError } : {}),
   });
   for (const plugin of deps.plugins ?? []) await plugin(app);

@@ -1,8 +1,14 @@
 import { Type } from 'typebox';
+import { liveConfigProperties } from '../../platform/config/live-config.ts';
 import { platformConfigProperties } from '../../platform/config/platform-config-schema.ts';
+import { protectionConfigProperties } from '../../platform/resilience/protection.ts';
+import { riskConfigProperties } from './risk-client.ts';
 
 export const usersConfigSchema = Type.Object({
   ...platformConfigProperties,
+  ...liveConfigProperties,
+  ...protectionConfigProperties,
+  ...riskConfigProperties,
   SERVICE_NAME: Type.String({
     minLength: 1,
     default: 'user-service',
@@ -17,7 +23,9 @@ export const usersConfigSchema = Type.Object({
   DATABASE_PASSWORD: Type.Optional(
     Type.String({
       secret: true,
-      description: 'Overrides the password in DATABASE_URL; usually given as DATABASE_PASSWORD_FILE.',
+      reloadable: true,
+      description:
+        'Overrides the password in DATABASE_URL; usually given as DATABASE_PASSWORD_FILE or from Vault. Reloadable: new pool connections use the rotated value.',
     }),
   ),
   DB_POOL_MAX: Type.Integer({

@@ -1,29 +1,49 @@
+import { Type } from 'typebox';
 import { ConfigError } from '../../platform/config/config-error.ts';
 import { describeConfig } from '../../platform/config/describe-config.ts';
 import { dotenvCascadeSource } from '../../platform/config/dotenv-cascade-source.ts';
 import { environmentSource } from '../../platform/config/environment-source.ts';
+import { openLiveConfig } from '../../platform/config/live-config.ts';
 import { loadConfig } from '../../platform/config/load-config.ts';
 import { HealthRegistry } from '../../platform/health/health-registry.ts';
 import { Lifecycle } from '../../platform/lifecycle/lifecycle.ts';
 import { createLogger } from '../../platform/logging/logger.ts';
+import { protectionPlugin } from '../../platform/resilience/protection.ts';
 import { buildApp } from './app.ts';
 import { usersConfigSchema } from './config.ts';
+import { riskAdmission } from './risk-admission.ts';
+import { RISK_POLICY_KEYS, RiskClient, riskPolicySettings } from './risk-client.ts';
 import { migrateUsers, openUsersStorage } from './storage.ts';
 import { UsersService } from './users.service.ts';
 
 /** The composition root: the only module with side effects. Everything it opens, it hands to the lifecycle. */
 async function main(): Promise<void> {
-  const loaded = await loadConfig(usersConfigSchema, [
-    dotenvCascadeSource({ directory: process.cwd(), nodeEnv: process.env.NODE_ENV }),
-    environmentSource(),
-  ]);
-  const config = loaded.values;
+  // The logger comes first so the config sources can report; its identity is read from the local layers.
+  const { properties } = usersConfigSchema;
+  const local = await loadConfig(
+    Type.Object({
+      SERVICE_NAME: properties.SERVICE_NAME,
+      APP_VERSION: properties.APP_VERSION,
+      LOG_LEVEL: properties.LOG_LEVEL,
+    }),
+    [dotenvCascadeSource({ directory: process.cwd(), nodeEnv: process.env.NODE_ENV }), environmentSource()],
+  );
   const { logger, flush } = createLogger({
-    service: config.SERVICE_NAME,
-    version: config.APP_VERSION,
-    level: config.LOG_LEVEL,
+    service: local.values.SERVICE_NAME,
+    version: local.values.APP_VERSION,
+    level: local.values.LOG_LEVEL,
   });
-  logger.info({ config: describeConfig(usersConfigSchema, config, loaded.origins) }, 'configuration loaded');
+  const configStore = await openLiveConfig(usersConfigSchema, { directory: process.cwd(), logger });
+  // Restart-only keys are read from this start-up snapshot; reloadable ones through configStore.values.
+  const config = configStore.values;
+  logger.level = config.LOG_LEVEL;
+  configStore.subscribe(['LOG_LEVEL'], (values) => {
+    logger.level = values.LOG_LEVEL;
+  });
+  logger.info(
+    { config: describeConfig(usersConfigSchema, config, configStore.origins) },
+    'configuration loaded',
+  );
 
   const lifecycle = new Lifecycle({
     logger,
@@ -32,10 +52,13 @@ async function main(): Promise<void> {
     flushLogs: flush,
   });
   lifecycle.installProcessHandlers();
+  lifecycle.onShutdown('configuration watch', () => configStore.close());
   const health = new HealthRegistry({ timeoutMs: config.READINESS_TIMEOUT_MS });
   lifecycle.onDrain(() => health.markDraining());
 
-  const storage = await openUsersStorage(config, logger);
+  const storage = await openUsersStorage(config, logger, {
+    password: () => configStore.values.DATABASE_PASSWORD,
+  });
   const { database } = storage;
   if (database) {
     lifecycle.onShutdown('database', () => database.close());
@@ -43,9 +66,20 @@ async function main(): Promise<void> {
     if (config.MIGRATE_ON_START) await migrateUsers(database, logger);
   }
 
+  const risk = config.RISK_SERVICE_URL
+    ? new RiskClient({
+        url: config.RISK_SERVICE_URL,
+        token: config.RISK_SERVICE_TOKEN,
+        logger,
+        settings: riskPolicySettings(config),
+      })
+    : undefined;
+  if (risk)
+    configStore.subscribe([...RISK_POLICY_KEYS], (values) => risk.policy.update(riskPolicySettings(values)));
   const service = new UsersService({
     repository: storage.repository,
     idempotencyTtlMs: config.IDEMPOTENCY_TTL_HOURS * 3_600_000,
+    ...(risk ? { admission: riskAdmission(risk, logger) } : {}),
   });
   const app = await buildApp({
     logger,
@@ -55,7 +89,9 @@ async function main(): Promise<void> {
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
     requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
     docsEnabled: config.DOCS_ENABLED,
-    slowRequestMs: () => config.SLOW_REQUEST_MS,
+    slowRequestMs: () => configStore.values.SLOW_REQUEST_MS,
+    maxHeaderBytes: config.HEADER_LIMIT_BYTES,
+    plugins: [protectionPlugin(() => configStore.values)],
   });
   lifecycle.onShutdown('http server', () => {
     logger.info('stopped accepting connections; waiting for in-flight requests');
@@ -63,6 +99,7 @@ async function main(): Promise<void> {
   });
 
   await app.listen({ host: config.HOST, port: config.PORT });
+  configStore.watch(config.CONFIG_POLL_INTERVAL_MS);
   health.markStarted();
   const address = app.server.address();
   logger.info(

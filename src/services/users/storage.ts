@@ -21,10 +21,25 @@ export interface UsersStorage {
   database?: Database<UsersDatabase>;
 }
 
-export async function openUsersStorage(config: StorageConfig, logger: Logger): Promise<UsersStorage> {
+export interface StorageOptions {
+  /**
+   * The current DATABASE_PASSWORD, read whenever the pool opens a connection: a rotated secret is picked up by
+   * new connections without a restart. Without it the start-up password is fixed for the process lifetime.
+   */
+  password?: () => string | undefined;
+}
+
+export async function openUsersStorage(
+  config: StorageConfig,
+  logger: Logger,
+  options: StorageOptions = {},
+): Promise<UsersStorage> {
   if (config.DATABASE_URL.startsWith('memory://')) return { repository: new MemoryUsersRepository() };
+  const livePassword = options.password;
+  const urlPassword = passwordIn(config.DATABASE_URL);
   const database = await openDatabase<UsersDatabase>({
     url: withPassword(config.DATABASE_URL, config.DATABASE_PASSWORD),
+    ...(livePassword ? { password: () => livePassword() ?? urlPassword ?? '' } : {}),
     logger,
     poolMax: config.DB_POOL_MAX,
     connectTimeoutMs: config.DB_CONNECT_TIMEOUT_MS,
@@ -36,6 +51,12 @@ export async function openUsersStorage(config: StorageConfig, logger: Logger): P
 
 export function migrateUsers(database: Database<UsersDatabase>, logger: Logger): Promise<void> {
   return migrateToLatest(database.db as never, usersMigrations, logger);
+}
+
+function passwordIn(url: string): string | undefined {
+  if (!/^postgres(ql)?:\/\//i.test(url)) return undefined;
+  const { password } = new URL(url);
+  return password === '' ? undefined : decodeURIComponent(password);
 }
 
 /** A password given separately (often from a mounted secret file) replaces the one in the URL. */

@@ -1,0 +1,139 @@
+import { noop } from 'cockatiel';
+import { Etcd3, type IOptions, type Watcher } from 'etcd3';
+import type { ConfigLayer, ConfigSource } from './config-source.ts';
+import { type RemoteFollower, type RemoteSourceOptions, remoteConfigSource } from './remote-config-source.ts';
+
+export interface EtcdSourceOptions extends Omit<RemoteSourceOptions, 'name'> {
+  /** `http://host:2379` URLs. */
+  endpoints: string[];
+  /** Keys under this prefix are configuration keys: `/config/user-service/LOG_LEVEL` sets LOG_LEVEL. */
+  prefix: string;
+  username?: string | undefined;
+  password?: string | undefined;
+  /** Bound on each read and on establishing a watch. */
+  timeoutMs: number;
+}
+
+/**
+ * etcd v3 as a config centre: reads the prefix, then watches it. The client's own retry and breaker policies are
+ * off (the shared loop owns retrying), and each reconnect uses a fresh client so a wedged gRPC channel cannot
+ * outlive an outage.
+ */
+export function etcdConfigSource(options: EtcdSourceOptions): ConfigSource {
+  return remoteConfigSource(etcdFollower(options), { ...options, name: `etcd ${options.prefix}` });
+}
+
+export function etcdFollower(options: EtcdSourceOptions): RemoteFollower {
+  let client: Etcd3 | undefined;
+  let watcher: Watcher | undefined;
+  let changed = false;
+  let failure: Error | undefined;
+  let wake: (() => void) | undefined;
+
+  const connect = () => {
+    const clientOptions: IOptions = {
+      hosts: options.endpoints,
+      dialTimeout: options.timeoutMs,
+      faultHandling: { host: () => noop, global: noop },
+    };
+    if (options.username !== undefined && options.password !== undefined) {
+      clientOptions.auth = { username: options.username, password: options.password };
+    }
+    client ??= new Etcd3(clientOptions);
+    return client;
+  };
+
+  const readAll = async (etcd: Etcd3, signal: AbortSignal): Promise<ConfigLayer> => {
+    const values = await bounded(etcd.getAll().prefix(options.prefix).strings(), options.timeoutMs, signal);
+    const layer: ConfigLayer = {};
+    for (const [key, value] of Object.entries(values)) {
+      const name = key.slice(options.prefix.length);
+      if (name !== '') layer[name] = { value, origin: `etcd ${key}` };
+    }
+    return layer;
+  };
+
+  const reset = async () => {
+    const old = watcher;
+    watcher = undefined;
+    const oldClient = client;
+    client = undefined;
+    changed = false;
+    failure = undefined;
+    old?.removeAllListeners();
+    await old?.cancel().catch(() => {});
+    oldClient?.close();
+  };
+
+  return {
+    fetch: (signal) => readAll(connect(), signal),
+    async next(signal) {
+      if (!watcher) {
+        const etcd = connect();
+        // Watch first, then read: a change between the two is then seen twice rather than never.
+        const created = await bounded(
+          etcd.watch().prefix(options.prefix).create(),
+          options.timeoutMs,
+          signal,
+        );
+        watcher = created;
+        const poke = () => {
+          const resolve = wake;
+          wake = undefined;
+          resolve?.();
+        };
+        created.on('put', () => {
+          changed = true;
+          poke();
+        });
+        created.on('delete', () => {
+          changed = true;
+          poke();
+        });
+        const lost = (error: Error) => {
+          failure = error ?? new Error('etcd watch ended');
+          poke();
+        };
+        created.on('disconnected', lost);
+        created.on('error', lost);
+        created.on('end', () => lost(new Error('etcd watch ended')));
+        return readAll(etcd, signal);
+      }
+      while (!changed && !failure && !signal.aborted) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          signal.addEventListener('abort', () => resolve(), { once: true });
+        });
+      }
+      if (failure) throw failure;
+      if (signal.aborted) throw new Error('closed');
+      changed = false;
+      return readAll(connect(), signal);
+    },
+    reset,
+    close: reset,
+  };
+}
+
+function bounded<T>(promise: Promise<T>, timeoutMs: number, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`etcd did not answer within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    const onAbort = () => reject(new Error('closed'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}

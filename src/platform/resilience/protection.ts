@@ -1,0 +1,122 @@
+import rateLimit from '@fastify/rate-limit';
+import underPressure from '@fastify/under-pressure';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import { BusinessError, DependencyError } from '../errors/app-error.ts';
+
+export const protectionConfigProperties = {
+  RATE_LIMIT_MAX: Type.Integer({
+    minimum: 0,
+    default: 600,
+    reloadable: true,
+    description:
+      'Requests one client may make per RATE_LIMIT_WINDOW_MS before getting 429 (0 turns the limit off). Reloadable.',
+  }),
+  RATE_LIMIT_WINDOW_MS: Type.Integer({
+    minimum: 100,
+    default: 60_000,
+    reloadable: true,
+    description: 'Rate-limit window. Reloadable.',
+  }),
+  RATE_LIMIT_CLIENT_HEADER: Type.Optional(
+    Type.String({
+      pattern: '^[A-Za-z0-9-]+$',
+      description:
+        'Header naming the client (an API key or a gateway-set client id); unset means the client IP (trust the proxy to set it).',
+    }),
+  ),
+  LOAD_SHED_MAX_EVENT_LOOP_DELAY_MS: Type.Integer({
+    minimum: 0,
+    default: 1_000,
+    description:
+      'Answer 503 with Retry-After while the mean event-loop delay is above this (0 turns the check off).',
+  }),
+  LOAD_SHED_MAX_HEAP_USED_BYTES: Type.Integer({
+    minimum: 0,
+    default: 0,
+    description: 'Answer 503 while the V8 heap in use is above this many bytes (0 turns the check off).',
+  }),
+  LOAD_SHED_MAX_RSS_BYTES: Type.Integer({
+    minimum: 0,
+    default: 0,
+    description: 'Answer 503 while the resident set size is above this many bytes (0 turns the check off).',
+  }),
+  LOAD_SHED_RETRY_AFTER_S: Type.Integer({
+    minimum: 1,
+    default: 5,
+    description: 'Retry-After seconds on a load-shedding 503.',
+  }),
+  HEADER_LIMIT_BYTES: Type.Integer({
+    minimum: 1_024,
+    maximum: 1_048_576,
+    default: 16_384,
+    description: 'Largest total size of request headers; larger requests get 431.',
+  }),
+  HEADER_COUNT_LIMIT: Type.Integer({
+    minimum: 10,
+    default: 100,
+    description: 'Most request headers kept per request; further headers are dropped.',
+  }),
+};
+
+export interface ProtectionSettings {
+  RATE_LIMIT_MAX: number;
+  RATE_LIMIT_WINDOW_MS: number;
+  RATE_LIMIT_CLIENT_HEADER?: string | undefined;
+  LOAD_SHED_MAX_EVENT_LOOP_DELAY_MS: number;
+  LOAD_SHED_MAX_HEAP_USED_BYTES: number;
+  LOAD_SHED_MAX_RSS_BYTES: number;
+  LOAD_SHED_RETRY_AFTER_S: number;
+  HEADER_COUNT_LIMIT: number;
+}
+
+const isProbe = (request: FastifyRequest) => request.routeOptions.config?.probe === true;
+
+/**
+ * Load shedding, per-client rate limiting and the header-count limit, as an app plugin. `settings` is read per
+ * request, so reloaded rate limits apply at once. Probes are exempt: shedding liveness would get healthy but busy
+ * pods restarted. Both refusals are problem+json through the central handler.
+ */
+export function protectionPlugin(settings: () => ProtectionSettings) {
+  return async (app: FastifyInstance): Promise<void> => {
+    const initial = settings();
+    app.server.maxHeadersCount = initial.HEADER_COUNT_LIMIT;
+
+    await app.register(underPressure, {
+      maxEventLoopDelay: initial.LOAD_SHED_MAX_EVENT_LOOP_DELAY_MS,
+      maxHeapUsedBytes: initial.LOAD_SHED_MAX_HEAP_USED_BYTES,
+      maxRssBytes: initial.LOAD_SHED_MAX_RSS_BYTES,
+      retryAfter: initial.LOAD_SHED_RETRY_AFTER_S,
+      pressureHandler: (request, _reply, type, value) => {
+        if (isProbe(request)) return undefined;
+        return Promise.reject(
+          new DependencyError('capacity', {
+            code: 'overloaded',
+            detail: `The service is overloaded (${type}${value === undefined ? '' : ` ${Math.round(value)}`}); retry after the Retry-After delay.`,
+            headers: { 'retry-after': String(initial.LOAD_SHED_RETRY_AFTER_S) },
+          }),
+        );
+      },
+    });
+
+    await app.register(rateLimit, {
+      global: true,
+      max: () => settings().RATE_LIMIT_MAX,
+      timeWindow: () => settings().RATE_LIMIT_WINDOW_MS,
+      allowList: (request) => isProbe(request) || settings().RATE_LIMIT_MAX === 0,
+      keyGenerator: (request) => {
+        const header = initial.RATE_LIMIT_CLIENT_HEADER?.toLowerCase();
+        const value = header === undefined ? undefined : request.headers[header];
+        return typeof value === 'string' && value !== '' ? `client:${value}` : `ip:${request.ip}`;
+      },
+      errorResponseBuilder: (_request, context) =>
+        new BusinessError({
+          status: 429,
+          code: 'rate-limited',
+          title: 'Too Many Requests',
+          detail: `Rate limit of ${context.max} requests per ${context.after} exceeded; retry after ${Math.ceil(context.ttl / 1000)} s.`,
+          headers: { 'retry-after': String(Math.max(1, Math.ceil(context.ttl / 1000))) },
+        }),
+    });
+  };
+}
