@@ -80,5 +80,8 @@ export function createLogger(settings: LoggerSettings): PlatformLogger {
     return { logger: pino(options, transport), flush: () => transport.flushSync?.() };
   }
   const stdout = pino.destination({ dest: 1, sync: false, minLength: 4096 });
+  // The buffer only fills under traffic: on a quiet service a WARN (an outage, "restart required") would sit in
+  // it indefinitely, so it is written out at least every quarter second.
+  setInterval(() => stdout.flush(), 250).unref();
   return { logger: pino(options, stdout), flush: () => stdout.flushSync() };
 }
