@@ -99,11 +99,19 @@ export function etcdFollower(options: EtcdSourceOptions): RemoteFollower {
         created.on('end', () => lost(new Error('etcd watch ended')));
         return readAll(etcd, signal);
       }
+      // etcd3 reconnects a broken watch stream quietly, so silence could mean either "no change" or "server
+      // gone". A periodic status call tells them apart; its failure hands the outage to the retry loop.
+      const heartbeatMs = Math.max(1_000, options.timeoutMs);
       while (!changed && !failure && !signal.aborted) {
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-          signal.addEventListener('abort', () => resolve(), { once: true });
+        const woken = await new Promise<boolean>((resolve) => {
+          const timer = setTimeout(() => resolve(false), heartbeatMs);
+          wake = () => {
+            clearTimeout(timer);
+            resolve(true);
+          };
+          signal.addEventListener('abort', () => wake?.(), { once: true });
         });
+        if (!woken && client) await bounded(client.maintenance.status(), options.timeoutMs, signal);
       }
       if (failure) throw failure;
       if (signal.aborted) throw new Error('closed');
