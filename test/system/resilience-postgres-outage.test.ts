@@ -1,0 +1,234 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { type PostgresInstance, postgresBinariesSkip, startPostgresInstance } from '../support/server-instances.ts';
+import { type RunningService, spawnService } from '../support/spawn-service.ts';
+
+interface Outcome {
+  status: number;
+  ms: number;
+  at: number;
+  id?: string;
+  contentType?: string | null;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('PostgreSQL stopped under write load', { skip: postgresBinariesSkip() }, () => {
+  let postgres: PostgresInstance;
+  let service: RunningService;
+  let secrets: string;
+
+  before(async () => {
+    postgres = await startPostgresInstance();
+    secrets = await mkdtemp(join(tmpdir(), 'resilience-secrets-'));
+    service = await spawnService({
+      env: {
+        DATABASE_URL: postgres.url,
+        DB_POOL_MAX: '5',
+        DB_CONNECT_TIMEOUT_MS: '1000',
+        DB_STATEMENT_TIMEOUT_MS: '2000',
+        READINESS_TIMEOUT_MS: '1000',
+        RATE_LIMIT_MAX: '0',
+      },
+    });
+  });
+  after(async () => {
+    await service?.stop();
+    await postgres?.destroy();
+    await rm(secrets, { recursive: true, force: true });
+  });
+
+  it('turns readiness 503 within 2 s, fails fast with 503 problem+json, recovers within 5 s and loses no acknowledged write', async () => {
+    const outcomes: Outcome[] = [];
+    const readiness: { at: number; status: number }[] = [];
+    let running = true;
+    let n = 0;
+    const writer = async () => {
+      while (running) {
+        n += 1;
+        const startedAt = performance.now();
+        try {
+          const response = await fetch(`${service.url}/users`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ name: `Load ${n}`, email: `load-${n}-${process.pid}@example.com` }),
+            signal: AbortSignal.timeout(15_000),
+          });
+          const body = (await response.json()) as { id?: string };
+          const outcome: Outcome = {
+            status: response.status,
+            ms: performance.now() - startedAt,
+            at: startedAt,
+            contentType: response.headers.get('content-type'),
+          };
+          if (body.id) outcome.id = body.id;
+          outcomes.push(outcome);
+        } catch {
+          outcomes.push({ status: 0, ms: performance.now() - startedAt, at: startedAt });
+        }
+        // Light load: a 2-core machine shared with other suites.
+        await sleep(20);
+      }
+    };
+    const prober = async () => {
+      while (running) {
+        const response = await fetch(`${service.url}/readyz`).catch(() => undefined);
+        readiness.push({ at: performance.now(), status: response?.status ?? 0 });
+        await response?.body?.cancel();
+        await sleep(50);
+      }
+    };
+    const load = Promise.all([writer(), writer(), writer(), prober()]);
+
+    await sleep(1_500);
+    const stopIssuedAt = performance.now();
+    await postgres.stop();
+    const stoppedAt = performance.now();
+    await sleep(4_000);
+    const startIssuedAt = performance.now();
+    await postgres.start();
+    const startedAt = performance.now();
+    // Recovery: the first moment readiness and a write both succeed again.
+    let recoveredAt = Number.NaN;
+    const deadline = performance.now() + 30_000;
+    while (performance.now() < deadline) {
+      const ready = readiness.findLast((probe) => probe.status === 200 && probe.at > startedAt);
+      const wrote = outcomes.find((outcome) => outcome.status === 201 && outcome.at > startedAt);
+      if (ready && wrote) {
+        recoveredAt = Math.max(ready.at, wrote.at + wrote.ms);
+        break;
+      }
+      await sleep(50);
+    }
+    await sleep(500);
+    running = false;
+    await load;
+
+    const first503 = readiness.find((probe) => probe.status === 503 && probe.at > stopIssuedAt);
+    assert.ok(first503, 'readiness turned 503');
+    // Measured from the moment the stop began: the server refuses connections somewhere inside that window.
+    const timeTo503 = first503.at - stopIssuedAt;
+    const during = outcomes.filter((outcome) => outcome.at > stoppedAt && outcome.at + outcome.ms < startIssuedAt);
+    const failed = during.filter((outcome) => outcome.status !== 201);
+    const slowestFailure = Math.max(0, ...failed.map((outcome) => outcome.ms));
+    const recoveryMs = recoveredAt - startedAt;
+
+    const acknowledged = outcomes.filter((outcome) => outcome.status === 201).map((outcome) => outcome.id as string);
+    const client = new pg.Client({ connectionString: postgres.url });
+    await client.connect();
+    const { rows } = await client.query<{ id: string }>('select id from users where id = any($1::uuid[])', [acknowledged]);
+    await client.end();
+    const lost = acknowledged.length - rows.length;
+
+    console.log(
+      [
+        `postgres stop took ${Math.round(stoppedAt - stopIssuedAt)} ms; time to readiness 503: ${Math.round(timeTo503)} ms after the stop began`,
+        `during the outage: ${during.length} writes, ${failed.length} failed, statuses ${[...new Set(failed.map((f) => f.status))].join(',')}, slowest failure ${Math.round(slowestFailure)} ms`,
+        `postgres start took ${Math.round(startedAt - startIssuedAt)} ms; recovery time: ${Math.round(recoveryMs)} ms after the server was back (readiness 200 and a 201 write)`,
+        `acknowledged writes: ${acknowledged.length}; found in the database: ${rows.length}; lost writes: ${lost}`,
+      ].join('\n'),
+    );
+
+    assert.ok(timeTo503 <= 2_000, `readiness 503 within 2 s (took ${Math.round(timeTo503)} ms)`);
+    assert.ok(failed.length > 0, 'writes were attempted during the outage');
+    assert.ok(
+      failed.every((outcome) => outcome.status === 503 && /application\/problem\+json/.test(outcome.contentType ?? '')),
+      'every failure is a 503 problem+json',
+    );
+    // Bounded by the connect timeout (1 s), never by the 15 s client timeout: nothing hangs.
+    assert.ok(slowestFailure < 3_000, `failures are fast (slowest ${Math.round(slowestFailure)} ms)`);
+    assert.ok(recoveryMs <= 5_000, `recovered within 5 s (took ${Math.round(recoveryMs)} ms)`);
+    assert.equal(lost, 0, 'every write acknowledged with 201 is in the database');
+    assert.equal(service.child.exitCode, null, 'the service itself never restarted');
+  });
+
+  it('uses a rotated DATABASE_PASSWORD_FILE for new connections without a restart', async () => {
+    const admin = new pg.Client({ connectionString: postgres.url });
+    await admin.connect();
+    try {
+      await admin.query(`create role app login password 'first-pw'`);
+      await admin.query('grant all on all tables in schema public to app');
+      // Password authentication for `app` only; the trust line below keeps the admin connection working.
+      await admin.query(`select 1`);
+    } finally {
+      await admin.end();
+    }
+    const hba = join(postgres.dir, 'pg_hba.conf');
+    await writeFile(
+      join(secrets, 'hba'),
+      'local all all trust\nhost all app 127.0.0.1/32 scram-sha-256\nhost all all 127.0.0.1/32 trust\n',
+    );
+    await rename(join(secrets, 'hba'), hba).catch(async () => {
+      const { readFile } = await import('node:fs/promises');
+      await writeFile(hba, await readFile(join(secrets, 'hba'), 'utf8'));
+    });
+    await reloadPostgres(postgres.url);
+    const wrongUrl = new URL(postgres.url);
+    wrongUrl.username = 'app';
+    wrongUrl.password = 'not-the-password';
+    const wrong = new pg.Client({ connectionString: wrongUrl.toString() });
+    await assert.rejects(wrong.connect(), /password authentication failed/, 'passwords are really checked');
+
+    const passwordFile = join(secrets, 'db-password');
+    await writeFile(passwordFile, 'first-pw\n');
+    const appUrl = new URL(postgres.url);
+    appUrl.username = 'app';
+    const rotating = await spawnService({
+      env: {
+        DATABASE_URL: appUrl.toString(),
+        DATABASE_PASSWORD_FILE: passwordFile,
+        MIGRATE_ON_START: 'false',
+        RATE_LIMIT_MAX: '0',
+        DB_POOL_MAX: '2',
+      },
+    });
+    try {
+      const create = async (tag: string) =>
+        fetch(`${rotating.url}/users`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ name: tag, email: `${tag}-${process.pid}@example.com` }),
+        });
+      assert.equal((await create('before-rotation')).status, 201);
+
+      const admin2 = new pg.Client({ connectionString: postgres.url });
+      await admin2.connect();
+      await admin2.query(`alter role app password 'second-pw'`);
+      // Rotate the way Vault Agent and the kubelet do: write aside, rename over.
+      await writeFile(`${passwordFile}.tmp`, 'second-pw\n');
+      await rename(`${passwordFile}.tmp`, passwordFile);
+      await rotating.waitForLine((line) => /configuration reloaded: DATABASE_PASSWORD/.test(line.message), 15_000);
+      // Force new connections: drop every session the service holds.
+      await admin2.query(`select pg_terminate_backend(pid) from pg_stat_activity where usename = 'app'`);
+      await admin2.end();
+
+      let status = 0;
+      const deadline = Date.now() + 10_000;
+      while (Date.now() < deadline && status !== 201) {
+        status = (await create(`after-rotation-${Date.now()}`)).status;
+        if (status !== 201) await sleep(200);
+      }
+      assert.equal(status, 201, 'new connections authenticate with the rotated password');
+      assert.equal(rotating.child.exitCode, null);
+      const leaked = rotating.lines.some((line) => JSON.stringify(line).includes('-pw'));
+      assert.equal(leaked, false, 'the password never reaches the log');
+    } finally {
+      await rotating.stop();
+    }
+  });
+});
+
+async function reloadPostgres(url: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query('select pg_reload_conf()');
+  } finally {
+    await client.end();
+  }
+  await sleep(300);
+}
