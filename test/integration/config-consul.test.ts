@@ -95,7 +95,9 @@ describe('Consul KV config centre (blocking queries against a double of the HTTP
 
   it('keeps the config through an outage, retries with backoff and resumes the watch', async () => {
     await consul.stop();
-    await until('the outage WARN', () => logs.lines.some((line) => /config centre unreachable/.test(line.message)));
+    await until('the outage WARN', () =>
+      logs.lines.some((line) => /config centre unreachable/.test(line.message)),
+    );
     assert.equal(store.values.LOG_LEVEL, 'debug', 'last good config stays');
     assert.equal((await store.reload()).status, 'unchanged', 'reloads do not fail while the centre is away');
     consul.put('config/user-service/LOG_LEVEL', 'error');

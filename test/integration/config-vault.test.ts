@@ -54,7 +54,13 @@ describe('Vault KV v2 secrets (against a double of the documented endpoints)', (
     const store = await ConfigStore.open(
       schema,
       [
-        vaultConfigSource({ client, logger, mount: 'secret', path: 'user-service', refreshIntervalMs: 1_000 }),
+        vaultConfigSource({
+          client,
+          logger,
+          mount: 'secret',
+          path: 'user-service',
+          refreshIntervalMs: 1_000,
+        }),
         environmentSource({}),
       ],
       { logger, debounceMs: 10 },
@@ -92,7 +98,11 @@ describe('Vault KV v2 secrets (against a double of the documented endpoints)', (
       assert.ok(secret.data.DATABASE_PASSWORD, 'the renewed token still reads');
 
       vault.failRenewals = true;
-      await until('a re-login after a failed renewal', () => client.stats.renewalFailures >= 1 && client.stats.logins > logins, 8_000);
+      await until(
+        'a re-login after a failed renewal',
+        () => client.stats.renewalFailures >= 1 && client.stats.logins > logins,
+        8_000,
+      );
       vault.failRenewals = false;
       assert.ok((await client.readKv('secret', 'user-service')).version >= 1);
       assert.ok(logs.lines.some((line) => /renewal failed; logging in again/.test(line.message)));
@@ -135,11 +145,18 @@ describe('Vault KV v2 secrets (against a double of the documented endpoints)', (
       VAULT_KUBERNETES_TOKEN_PATH: jwtPath,
       VAULT_REFRESH_INTERVAL_MS: '1000',
     };
-    const store = await ConfigStore.open(usersConfigSchema, await liveConfigSources({ directory: dir, env, logger }), {
-      logger,
-    });
+    const store = await ConfigStore.open(
+      usersConfigSchema,
+      await liveConfigSources({ directory: dir, env, logger }),
+      {
+        logger,
+      },
+    );
     try {
-      assert.equal(store.values.DATABASE_PASSWORD, vault.secrets.get('secret/user-service')?.data.DATABASE_PASSWORD);
+      assert.equal(
+        store.values.DATABASE_PASSWORD,
+        vault.secrets.get('secret/user-service')?.data.DATABASE_PASSWORD,
+      );
       assert.ok(vault.count('/v1/auth/kubernetes/login') >= 1);
     } finally {
       await store.close();

@@ -21,7 +21,12 @@ const base: ProtectionSettings = {
 };
 
 async function start(settings: () => ProtectionSettings): Promise<{ app: FastifyInstance; url: string }> {
-  const { logger } = createLogger({ service: 'test', version: 'test', level: 'warn', destination: new LogCapture() });
+  const { logger } = createLogger({
+    service: 'test',
+    version: 'test',
+    level: 'warn',
+    destination: new LogCapture(),
+  });
   const health = new HealthRegistry({ timeoutMs: 1_000 });
   const app = await buildApp({
     logger,
@@ -69,7 +74,11 @@ describe('protection: rate limits, load shedding, header and body limits', () =>
 
   it('sheds load with 503 problem+json and Retry-After, but keeps answering probes', async () => {
     // A 1-byte heap limit is always exceeded once under-pressure has taken its first sample.
-    const { app, url } = await start(() => ({ ...base, RATE_LIMIT_MAX: 0, LOAD_SHED_MAX_HEAP_USED_BYTES: 1 }));
+    const { app, url } = await start(() => ({
+      ...base,
+      RATE_LIMIT_MAX: 0,
+      LOAD_SHED_MAX_HEAP_USED_BYTES: 1,
+    }));
     apps.push(app);
     const deadline = Date.now() + 10_000;
     let response = await fetch(`${url}/users`);

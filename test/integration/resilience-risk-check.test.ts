@@ -90,7 +90,10 @@ describe('risk check on user creation (composed policy, degraded path)', () => {
     assert.match(String(denied.headers['content-type']), /application\/problem\+json/);
     assert.equal(denied.json().type, 'https://problems.user-service.dev/registration-declined');
     const list = await app.inject({ method: 'GET', url: '/users?limit=100' });
-    assert.equal(list.json().items.some((user: { email: string }) => user.email.startsWith('deny')), false);
+    assert.equal(
+      list.json().items.some((user: { email: string }) => user.email.startsWith('deny')),
+      false,
+    );
   });
 
   it('retries a 503 with backoff, then degrades to pending_review with a WARN line (never a 500)', async () => {
@@ -134,7 +137,11 @@ describe('risk check on user creation (composed policy, degraded path)', () => {
     assert.equal(fast.json().status, 'pending_review');
     assert.equal(risk.calls, callsWhenOpen, 'an open breaker does not call the service');
     assert.ok(performance.now() - startedAt < 200, 'fails fast');
-    assert.ok(logs.lines.some((line) => line.level === 'WARN' && /circuit breaker risk-service opened/.test(line.message)));
+    assert.ok(
+      logs.lines.some(
+        (line) => line.level === 'WARN' && /circuit breaker risk-service opened/.test(line.message),
+      ),
+    );
 
     risk.mode = { kind: 'decide' };
     await new Promise((resolve) => setTimeout(resolve, settings.breakerHalfOpenAfterMs + 50));

@@ -57,7 +57,11 @@ export class ConsulDouble {
   put(key: string, value: string): void {
     this.#index += 1;
     const existing = this.#entries.get(key);
-    this.#entries.set(key, { value, createIndex: existing?.createIndex ?? this.#index, modifyIndex: this.#index });
+    this.#entries.set(key, {
+      value,
+      createIndex: existing?.createIndex ?? this.#index,
+      modifyIndex: this.#index,
+    });
     this.#wakeAll();
   }
 
@@ -75,7 +79,8 @@ export class ConsulDouble {
   #prefixIndex(prefix: string): number {
     // Consul answers a recurse read with the highest ModifyIndex under the prefix (a delete raises the index too).
     let index = 0;
-    for (const [key, entry] of this.#entries) if (key.startsWith(prefix)) index = Math.max(index, entry.modifyIndex);
+    for (const [key, entry] of this.#entries)
+      if (key.startsWith(prefix)) index = Math.max(index, entry.modifyIndex);
     return Math.max(index, this.#index);
   }
 

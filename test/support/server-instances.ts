@@ -29,7 +29,11 @@ export const postgresBinariesSkip = () =>
   );
 
 export const etcdSkip = () =>
-  requireServer('etcd', findBinary('etcd') !== undefined, 'install Debian `etcd-server` (scripts/ci/install-system-packages.sh)');
+  requireServer(
+    'etcd',
+    findBinary('etcd') !== undefined,
+    'install Debian `etcd-server` (scripts/ci/install-system-packages.sh)',
+  );
 
 /**
  * A PostgreSQL of this test's own (scripts/servers/postgres.sh on a free port in a temp dir), so the test may
@@ -98,7 +102,10 @@ export async function startEtcdInstance(): Promise<EtcdInstance> {
         `--initial-cluster=test=${peer}`,
         '--log-level=error',
       ],
-      { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ETCD_UNSUPPORTED_ARCH: process.arch === 'x64' ? '' : process.arch } },
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        env: { ...process.env, ETCD_UNSUPPORTED_ARCH: process.arch === 'x64' ? '' : process.arch },
+      },
     );
     const stderr: string[] = [];
     child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));

@@ -34,7 +34,9 @@ export class VaultDouble {
   #server: Server | undefined;
 
   get address(): string {
-    return `http://127.0.0.1:${(this.#server?.address() as AddressInfo).port}`;
+    const address = this.#server?.address() as AddressInfo | undefined;
+    if (!address) throw new Error('the Vault double is not running');
+    return `http://127.0.0.1:${address.port}`;
   }
 
   async start(): Promise<void> {
@@ -67,7 +69,12 @@ export class VaultDouble {
       maxTtlS: this.tokenMaxTtlS,
       renewable: true,
     });
-    return { client_token: token, lease_duration: this.tokenTtlS, renewable: true, policies: ['user-service'] };
+    return {
+      client_token: token,
+      lease_duration: this.tokenTtlS,
+      renewable: true,
+      policies: ['user-service'],
+    };
   }
 
   #valid(request: IncomingMessage): [string, Token] | undefined {
@@ -106,7 +113,9 @@ export class VaultDouble {
       const remainingMaxS = Math.max(0, Math.floor((entry.issuedAt + entry.maxTtlS * 1_000 - now) / 1_000));
       const ttl = Math.min(entry.ttlS, remainingMaxS);
       entry.expiresAt = now + ttl * 1_000;
-      return void send(200, { auth: { client_token: token, lease_duration: ttl, renewable: true, policies: ['user-service'] } });
+      return void send(200, {
+        auth: { client_token: token, lease_duration: ttl, renewable: true, policies: ['user-service'] },
+      });
     }
     const kv = /^\/v1\/([^/]+)\/data\/(.+)$/.exec(path);
     if (request.method === 'GET' && kv) {

@@ -65,7 +65,11 @@ describe('etcd config centre stopped and restarted under a running service', { s
     // Several seconds of outage: readiness and the last good config must hold throughout.
     const outageEnds = Date.now() + 3_000;
     while (Date.now() < outageEnds) {
-      assert.equal((await fetch(`${service.url}/readyz`)).status, 200, 'readiness does not depend on the centre');
+      assert.equal(
+        (await fetch(`${service.url}/readyz`)).status,
+        200,
+        'readiness does not depend on the centre',
+      );
       assert.equal(await rateLimit(), 400, 'the last good config stays');
       await new Promise((resolve) => setTimeout(resolve, 250));
     }

@@ -41,7 +41,9 @@ describe('a running service follows its mounted config directory', () => {
     dir = join(root, 'config');
     await mkdir(dir);
     await change({});
-    service = await spawnService({ env: { DATABASE_URL: 'memory://', CONFIG_DIR: dir, CONFIG_POLL_INTERVAL_MS: '1000' } });
+    service = await spawnService({
+      env: { DATABASE_URL: 'memory://', CONFIG_DIR: dir, CONFIG_POLL_INTERVAL_MS: '1000' },
+    });
   });
   after(async () => {
     await service?.stop();
@@ -82,7 +84,10 @@ describe('a running service follows its mounted config directory', () => {
 
   it('rejects an invalid value whole with an ERROR line and keeps serving on the last good config', async () => {
     await change({ RATE_LIMIT_MAX: 'plenty', LOG_LEVEL: 'debug' });
-    const error = await service.waitForLine((line) => /configuration reload rejected/.test(line.message), 10_000);
+    const error = await service.waitForLine(
+      (line) => /configuration reload rejected/.test(line.message),
+      10_000,
+    );
     assert.equal(error.level, 'ERROR');
     assert.match(error.message, /RATE_LIMIT_MAX must be an integer/);
     const response = await get();

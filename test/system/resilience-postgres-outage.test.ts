@@ -4,7 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { type PostgresInstance, postgresBinariesSkip, startPostgresInstance } from '../support/server-instances.ts';
+import {
+  type PostgresInstance,
+  postgresBinariesSkip,
+  startPostgresInstance,
+} from '../support/server-instances.ts';
 import { type RunningService, spawnService } from '../support/spawn-service.ts';
 
 interface Outcome {
@@ -112,15 +116,21 @@ describe('PostgreSQL stopped under write load', { skip: postgresBinariesSkip() }
     assert.ok(first503, 'readiness turned 503');
     // Measured from the moment the stop began: the server refuses connections somewhere inside that window.
     const timeTo503 = first503.at - stopIssuedAt;
-    const during = outcomes.filter((outcome) => outcome.at > stoppedAt && outcome.at + outcome.ms < startIssuedAt);
+    const during = outcomes.filter(
+      (outcome) => outcome.at > stoppedAt && outcome.at + outcome.ms < startIssuedAt,
+    );
     const failed = during.filter((outcome) => outcome.status !== 201);
     const slowestFailure = Math.max(0, ...failed.map((outcome) => outcome.ms));
     const recoveryMs = recoveredAt - startedAt;
 
-    const acknowledged = outcomes.filter((outcome) => outcome.status === 201).map((outcome) => outcome.id as string);
+    const acknowledged = outcomes
+      .filter((outcome) => outcome.status === 201)
+      .map((outcome) => outcome.id as string);
     const client = new pg.Client({ connectionString: postgres.url });
     await client.connect();
-    const { rows } = await client.query<{ id: string }>('select id from users where id = any($1::uuid[])', [acknowledged]);
+    const { rows } = await client.query<{ id: string }>('select id from users where id = any($1::uuid[])', [
+      acknowledged,
+    ]);
     await client.end();
     const lost = acknowledged.length - rows.length;
 
@@ -136,7 +146,9 @@ describe('PostgreSQL stopped under write load', { skip: postgresBinariesSkip() }
     assert.ok(timeTo503 <= 2_000, `readiness 503 within 2 s (took ${Math.round(timeTo503)} ms)`);
     assert.ok(failed.length > 0, 'writes were attempted during the outage');
     assert.ok(
-      failed.every((outcome) => outcome.status === 503 && /application\/problem\+json/.test(outcome.contentType ?? '')),
+      failed.every(
+        (outcome) => outcome.status === 503 && /application\/problem\+json/.test(outcome.contentType ?? ''),
+      ),
       'every failure is a 503 problem+json',
     );
     // Bounded by the connect timeout (1 s), never by the 15 s client timeout: nothing hangs.
@@ -201,7 +213,10 @@ describe('PostgreSQL stopped under write load', { skip: postgresBinariesSkip() }
       // Rotate the way Vault Agent and the kubelet do: write aside, rename over.
       await writeFile(`${passwordFile}.tmp`, 'second-pw\n');
       await rename(`${passwordFile}.tmp`, passwordFile);
-      await rotating.waitForLine((line) => /configuration reloaded: DATABASE_PASSWORD/.test(line.message), 15_000);
+      await rotating.waitForLine(
+        (line) => /configuration reloaded: DATABASE_PASSWORD/.test(line.message),
+        15_000,
+      );
       // Force new connections: drop every session the service holds.
       await admin2.query(`select pg_terminate_backend(pid) from pg_stat_activity where usename = 'app'`);
       await admin2.end();

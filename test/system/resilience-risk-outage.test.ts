@@ -90,15 +90,28 @@ describe('risk service slow, then down, then back', () => {
     const downStats = summary('down (port closed)', down);
 
     for (const samples of [slow, down]) {
-      assert.ok(samples.every((sample) => sample.status === 201), 'never a 500: every create succeeds');
+      assert.ok(
+        samples.every((sample) => sample.status === 201),
+        'never a 500: every create succeeds',
+      );
     }
     assert.equal(slowStats.pending, slow.length, 'users created while degraded are pending_review');
     assert.equal(downStats.pending, down.length);
-    assert.ok(slowStats.p99 < CALL_TIMEOUT_MS, `P99 while slow ${Math.round(slowStats.p99)} ms < ${CALL_TIMEOUT_MS} ms`);
-    assert.ok(downStats.p99 < CALL_TIMEOUT_MS, `P99 while down ${Math.round(downStats.p99)} ms < ${CALL_TIMEOUT_MS} ms`);
+    assert.ok(
+      slowStats.p99 < CALL_TIMEOUT_MS,
+      `P99 while slow ${Math.round(slowStats.p99)} ms < ${CALL_TIMEOUT_MS} ms`,
+    );
+    assert.ok(
+      downStats.p99 < CALL_TIMEOUT_MS,
+      `P99 while down ${Math.round(downStats.p99)} ms < ${CALL_TIMEOUT_MS} ms`,
+    );
     assert.ok(risk.calls - callsWhileOpen < 10, 'the open breaker keeps most calls away from the service');
     assert.ok(
-      service.lines.some((line) => line.level === 'WARN' && /risk check unavailable; user created with status pending_review/.test(line.message)),
+      service.lines.some(
+        (line) =>
+          line.level === 'WARN' &&
+          /risk check unavailable; user created with status pending_review/.test(line.message),
+      ),
     );
 
     risk.mode = { kind: 'decide' };
@@ -115,7 +128,9 @@ describe('risk service slow, then down, then back', () => {
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
     await service.waitForLine((line) => /circuit breaker risk-service closed/.test(line.message), 5_000);
-    console.log(`breaker closed and users active again ${Math.round(closedAfterMs)} ms after the risk service came back (half-open after ${HALF_OPEN_AFTER_MS} ms)`);
+    console.log(
+      `breaker closed and users active again ${Math.round(closedAfterMs)} ms after the risk service came back (half-open after ${HALF_OPEN_AFTER_MS} ms)`,
+    );
     assert.ok(Number.isFinite(closedAfterMs), 'users are active again after recovery');
     const after = await createUsers(10);
     assert.ok(after.every((sample) => sample.userStatus === 'active'));

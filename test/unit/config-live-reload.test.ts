@@ -131,7 +131,10 @@ describe('live configuration store', () => {
     assert.deepEqual(seen, []);
     const error = logs.find((line) => line.level === 'ERROR');
     assert.ok(error);
-    assert.match(error.message, /reload rejected; keeping the last good configuration: .*RATE_LIMIT_MAX must be an integer/);
+    assert.match(
+      error.message,
+      /reload rejected; keeping the last good configuration: .*RATE_LIMIT_MAX must be an integer/,
+    );
     assert.equal(await failureCount('invalid'), before + 1);
     // Re-reading the same bad state (the poll timer does) is not a new failure.
     await config.reload();
@@ -151,7 +154,9 @@ describe('live configuration store', () => {
     assert.equal(config.values.PORT, 1000);
     assert.equal(config.values.SLOW_REQUEST_MS, 50);
     await config.reload();
-    const warnings = logs.lines.filter((line) => line.level === 'WARN' && /restart required/.test(line.message));
+    const warnings = logs.lines.filter(
+      (line) => line.level === 'WARN' && /restart required/.test(line.message),
+    );
     assert.equal(warnings.length, 1);
     assert.deepEqual(warnings[0]?.keys, ['PORT']);
   });
@@ -169,17 +174,26 @@ describe('live configuration store', () => {
     await until('the rotated secret', () => config.values.DB_PASSWORD === 'second-s3cret');
     const reloaded = logs.find((line) => line.message.startsWith('configuration reloaded'));
     assert.ok(reloaded);
-    assert.equal(logs.raw.some((line) => line.includes('s3cret')), false, 'secret values never reach the log');
+    assert.equal(
+      logs.raw.some((line) => line.includes('s3cret')),
+      false,
+      'secret values never reach the log',
+    );
   });
 
   it('redacts a secret in the rejection message', async () => {
-    const strict = Type.Object({ TOKEN: Type.String({ secret: true, minLength: 20, reloadable: true, default: 'x'.repeat(20) }) });
+    const strict = Type.Object({
+      TOKEN: Type.String({ secret: true, minLength: 20, reloadable: true, default: 'x'.repeat(20) }),
+    });
     const { logger } = createLogger({ service: 'test', version: 'test', level: 'debug', destination: logs });
     const env: Record<string, string> = {};
     const secretStore = await ConfigStore.open(strict, [environmentSource(env)], { logger });
     env.TOKEN = 'short-hunter2';
     assert.equal((await secretStore.reload()).status, 'rejected');
-    assert.equal(logs.raw.some((line) => line.includes('hunter2')), false);
+    assert.equal(
+      logs.raw.some((line) => line.includes('hunter2')),
+      false,
+    );
     assert.ok(logs.find((line) => /TOKEN must be .* \(got \[REDACTED\]/.test(line.message)));
     await secretStore.close();
   });
@@ -191,19 +205,40 @@ describe('live configuration store', () => {
 
   it('marks the documented reloadable keys of the users service', () => {
     const keys = reloadableKeys(usersConfigSchema);
-    for (const key of ['LOG_LEVEL', 'SLOW_REQUEST_MS', 'RATE_LIMIT_MAX', 'RATE_LIMIT_WINDOW_MS', 'RISK_BREAKER_THRESHOLD', 'FEATURE_FLAGS', 'DATABASE_PASSWORD']) {
+    for (const key of [
+      'LOG_LEVEL',
+      'SLOW_REQUEST_MS',
+      'RATE_LIMIT_MAX',
+      'RATE_LIMIT_WINDOW_MS',
+      'RISK_BREAKER_THRESHOLD',
+      'FEATURE_FLAGS',
+      'DATABASE_PASSWORD',
+    ]) {
       assert.ok(keys.has(key), `${key} is reloadable`);
     }
-    for (const key of ['PORT', 'DATABASE_URL', 'CONFIG_CENTRE', 'RISK_SERVICE_URL']) assert.equal(keys.has(key), false, key);
+    for (const key of ['PORT', 'DATABASE_URL', 'CONFIG_CENTRE', 'RISK_SERVICE_URL'])
+      assert.equal(keys.has(key), false, key);
     for (const [key, property] of Object.entries(usersConfigSchema.properties)) {
       assert.ok((property as { description?: string }).description, `${key} has a description`);
     }
   });
 
   it('spreads retries with jitter under an exponentially growing cap', () => {
-    assert.equal(jitteredBackoffMs(1, 100, 1_000, () => 0), 50);
-    assert.equal(jitteredBackoffMs(1, 100, 1_000, () => 1), 100);
-    assert.equal(jitteredBackoffMs(4, 100, 1_000, () => 1), 800);
-    assert.equal(jitteredBackoffMs(10, 100, 1_000, () => 1), 1_000);
+    assert.equal(
+      jitteredBackoffMs(1, 100, 1_000, () => 0),
+      50,
+    );
+    assert.equal(
+      jitteredBackoffMs(1, 100, 1_000, () => 1),
+      100,
+    );
+    assert.equal(
+      jitteredBackoffMs(4, 100, 1_000, () => 1),
+      800,
+    );
+    assert.equal(
+      jitteredBackoffMs(10, 100, 1_000, () => 1),
+      1_000,
+    );
   });
 });
