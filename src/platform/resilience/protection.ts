@@ -7,10 +7,10 @@ import { BusinessError, DependencyError } from '../errors/app-error.ts';
 export const protectionConfigProperties = {
   RATE_LIMIT_MAX: Type.Integer({
     minimum: 0,
-    default: 600,
+    default: 0,
     reloadable: true,
     description:
-      'Requests one client may make per RATE_LIMIT_WINDOW_MS before getting 429 (0 turns the limit off). Reloadable.',
+      'Requests one client may make per RATE_LIMIT_WINDOW_MS before getting 429; 0 (the default) turns the limit off, because behind an ingress every request shares one peer IP unless RATE_LIMIT_CLIENT_HEADER names the client. Reloadable.',
   }),
   RATE_LIMIT_WINDOW_MS: Type.Integer({
     minimum: 100,
