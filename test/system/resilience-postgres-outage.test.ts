@@ -158,6 +158,64 @@ describe('PostgreSQL stopped under write load', { skip: postgresBinariesSkip() }
     assert.equal(service.child.exitCode, null, 'the service itself never restarted');
   });
 
+  it('bounds every request by its timeouts when the database hangs instead of refusing (SIGSTOP)', async () => {
+    const pids = await postgresPids(postgres.dir);
+    const outcomes: Outcome[] = [];
+    const probes: { at: number; ms: number; status: number }[] = [];
+    process.kill(pids[0] as number, 'SIGSTOP');
+    for (const pid of pids.slice(1)) process.kill(pid, 'SIGSTOP');
+    const frozenAt = performance.now();
+    try {
+      const writes = Array.from({ length: 4 }, async (_, i) => {
+        const startedAt = performance.now();
+        const response = await fetch(`${service.url}/users`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ name: `Hung ${i}`, email: `hung-${i}-${process.pid}@example.com` }),
+          signal: AbortSignal.timeout(20_000),
+        });
+        await response.body?.cancel();
+        outcomes.push({
+          status: response.status,
+          ms: performance.now() - startedAt,
+          at: startedAt,
+          contentType: response.headers.get('content-type'),
+        });
+      });
+      const readiness = (async () => {
+        while (performance.now() - frozenAt < 2_500) {
+          const startedAt = performance.now();
+          const response = await fetch(`${service.url}/readyz`);
+          await response.body?.cancel();
+          probes.push({ at: startedAt, ms: performance.now() - startedAt, status: response.status });
+          if (response.status === 503) break;
+          await sleep(100);
+        }
+      })();
+      await Promise.all([...writes, readiness]);
+    } finally {
+      for (const pid of pids) process.kill(pid, 'SIGCONT');
+    }
+    const first503 = probes.find((probe) => probe.status === 503);
+    const slowest = Math.max(...outcomes.map((outcome) => outcome.ms));
+    console.log(
+      `hung database: readiness 503 ${first503 ? Math.round(first503.at + first503.ms - frozenAt) : 'never'} ms after the freeze; writes ${outcomes.map((o) => o.status).join(',')}, slowest ${Math.round(slowest)} ms (connect timeout 1 s, statement timeout 2 s + 1 s client bound)`,
+    );
+    assert.ok(first503 && first503.at + first503.ms - frozenAt <= 2_000, 'readiness 503 within 2 s');
+    assert.ok(
+      outcomes.every((outcome) => outcome.status === 503 && /problem\+json/.test(outcome.contentType ?? '')),
+    );
+    assert.ok(slowest < 5_000, 'no request hangs past its timeouts');
+    // Back to normal once the processes run again.
+    const deadline = Date.now() + 10_000;
+    let status = 0;
+    while (Date.now() < deadline && status !== 200) {
+      status = (await fetch(`${service.url}/readyz`)).status;
+      if (status !== 200) await sleep(100);
+    }
+    assert.equal(status, 200);
+  });
+
   it('uses a rotated DATABASE_PASSWORD_FILE for new connections without a restart', async () => {
     const admin = new pg.Client({ connectionString: postgres.url });
     await admin.connect();
@@ -236,6 +294,17 @@ describe('PostgreSQL stopped under write load', { skip: postgresBinariesSkip() }
     }
   });
 });
+
+/** The postmaster (first line of postmaster.pid) and its children. */
+async function postgresPids(dir: string): Promise<number[]> {
+  const { readFile } = await import('node:fs/promises');
+  const { execFile } = await import('node:child_process');
+  const postmaster = Number((await readFile(join(dir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+  const children = await new Promise<string>((resolve) =>
+    execFile('pgrep', ['-P', String(postmaster)], (_error, stdout) => resolve(stdout)),
+  );
+  return [postmaster, ...children.split('\n').filter(Boolean).map(Number)];
+}
 
 async function reloadPostgres(url: string): Promise<void> {
   const client = new pg.Client({ connectionString: url });

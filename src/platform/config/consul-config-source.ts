@@ -68,9 +68,17 @@ export function consulFollower(options: ConsulSourceOptions): RemoteFollower {
     return layer;
   };
 
+  // Consul's guidance: rate-limit blocking queries client-side, since a reset or flapping index answers at once.
+  let lastBlockingAt = 0;
+  const minIntervalMs = 100;
   return {
     fetch: (signal) => read(false, signal),
-    next: (signal) => read(true, signal),
+    async next(signal) {
+      const waitMs = lastBlockingAt + minIntervalMs - Date.now();
+      if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
+      lastBlockingAt = Date.now();
+      return read(true, signal);
+    },
     reset() {
       index = 0;
     },
