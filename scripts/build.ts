@@ -7,7 +7,7 @@ import { build } from 'esbuild';
  * from their own folder at run time (WebAssembly, static assets, worker threads) stay external and ship as
  * production dependencies beside the bundle.
  */
-export const EXTERNAL_PACKAGES = ['@electric-sql/pglite', '@fastify/swagger-ui', 'pino-pretty'];
+export const EXTERNAL_PACKAGES = ['@electric-sql/pglite', '@fastify/swagger-ui', 'pino-pretty', 'etcd3'];
 const ENTRY_POINTS = ['main.ts', 'migrate.ts'];
 
 const servicesDir = 'src/services';

@@ -1,5 +1,5 @@
 import { noop } from 'cockatiel';
-import { Etcd3, type IOptions, type Watcher } from 'etcd3';
+import type { Etcd3, IOptions, Watcher } from 'etcd3';
 import type { ConfigLayer, ConfigSource } from './config-source.ts';
 import { type RemoteFollower, type RemoteSourceOptions, remoteConfigSource } from './remote-config-source.ts';
 
@@ -30,7 +30,11 @@ export function etcdFollower(options: EtcdSourceOptions): RemoteFollower {
   let failure: Error | undefined;
   let wake: (() => void) | undefined;
 
-  const connect = () => {
+  // Loaded on first use: etcd3 reads its .proto files at import time, which only etcd users should pay for.
+  let etcd3: Promise<typeof import('etcd3')> | undefined;
+  const connect = async () => {
+    etcd3 ??= import('etcd3');
+    const { Etcd3 } = await etcd3;
     const clientOptions: IOptions = {
       hosts: options.endpoints,
       dialTimeout: options.timeoutMs,
@@ -66,10 +70,10 @@ export function etcdFollower(options: EtcdSourceOptions): RemoteFollower {
   };
 
   return {
-    fetch: (signal) => readAll(connect(), signal),
+    fetch: async (signal) => readAll(await connect(), signal),
     async next(signal) {
       if (!watcher) {
-        const etcd = connect();
+        const etcd = await connect();
         // Watch first, then read: a change between the two is then seen twice rather than never.
         const created = await bounded(
           etcd.watch().prefix(options.prefix).create(),
@@ -116,7 +120,7 @@ export function etcdFollower(options: EtcdSourceOptions): RemoteFollower {
       if (failure) throw failure;
       if (signal.aborted) throw new Error('closed');
       changed = false;
-      return readAll(connect(), signal);
+      return readAll(await connect(), signal);
     },
     reset,
     close: reset,
