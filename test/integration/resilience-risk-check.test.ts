@@ -121,7 +121,8 @@ describe('risk check on user creation (composed policy, degraded path)', () => {
     const response = await create();
     const elapsed = performance.now() - startedAt;
     assert.equal(response.json().status, 'pending_review');
-    assert.ok(elapsed < settings.timeoutMs + 200, `took ${Math.round(elapsed)} ms`);
+    // The budget, not the 5 s answer, decides: generous slack for a loaded machine.
+    assert.ok(elapsed < settings.timeoutMs + 1_000, `took ${Math.round(elapsed)} ms`);
   });
 
   it('opens the breaker, fails fast without calling, then half-opens and closes after recovery', async () => {
@@ -136,7 +137,7 @@ describe('risk check on user creation (composed policy, degraded path)', () => {
     const fast = await create();
     assert.equal(fast.json().status, 'pending_review');
     assert.equal(risk.calls, callsWhenOpen, 'an open breaker does not call the service');
-    assert.ok(performance.now() - startedAt < 200, 'fails fast');
+    assert.ok(performance.now() - startedAt < 500, 'fails fast');
     assert.ok(
       logs.lines.some(
         (line) => line.level === 'WARN' && /circuit breaker risk-service opened/.test(line.message),

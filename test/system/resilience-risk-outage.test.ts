@@ -63,6 +63,7 @@ describe('risk service slow, then down, then back', () => {
         RISK_TIMEOUT_MS: String(CALL_TIMEOUT_MS),
         RISK_ATTEMPT_TIMEOUT_MS: '250',
         RISK_RETRIES: '1',
+        RISK_RETRY_MAX_DELAY_MS: '100',
         RISK_BREAKER_THRESHOLD: '5',
         RISK_BREAKER_HALF_OPEN_AFTER_MS: String(HALF_OPEN_AFTER_MS),
         RATE_LIMIT_MAX: '0',
