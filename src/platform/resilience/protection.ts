@@ -1,8 +1,11 @@
 import rateLimit from '@fastify/rate-limit';
-import underPressure from '@fastify/under-pressure';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import underPressure, {
+  type FastifyUnderPressureOptions as UnderPressureOptions,
+} from '@fastify/under-pressure';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { BusinessError, DependencyError } from '../errors/app-error.ts';
+import { PROBLEM_CONTENT_TYPE, toProblem } from '../errors/problem-details.ts';
 
 export const protectionConfigProperties = {
   RATE_LIMIT_MAX: Type.Integer({
@@ -87,16 +90,27 @@ export function protectionPlugin(settings: () => ProtectionSettings) {
       maxHeapUsedBytes: initial.LOAD_SHED_MAX_HEAP_USED_BYTES,
       maxRssBytes: initial.LOAD_SHED_MAX_RSS_BYTES,
       retryAfter: initial.LOAD_SHED_RETRY_AFTER_S,
-      pressureHandler: (request, _reply, type, value) => {
+      // Answered here rather than thrown to the error handler: shedding must stay cheap, so no WARN line per
+      // refused request (the request line with status 503 and the metrics still record each one). The plugin
+      // sends a non-promise return value as the reply; its type declaration only admits void.
+      pressureHandler: ((
+        request: FastifyRequest,
+        reply: FastifyReply,
+        type: string,
+        value: number | undefined,
+      ) => {
         if (isProbe(request)) return undefined;
-        return Promise.reject(
-          new DependencyError('capacity', {
-            code: 'overloaded',
-            detail: `The service is overloaded (${type}${value === undefined ? '' : ` ${Math.round(value)}`}); retry after the Retry-After delay.`,
-            headers: { 'retry-after': String(initial.LOAD_SHED_RETRY_AFTER_S) },
-          }),
-        );
-      },
+        const error = new DependencyError('capacity', {
+          code: 'overloaded',
+          detail: `The service is overloaded (${type}${value === undefined ? '' : ` ${Math.round(value)}`}); retry after the Retry-After delay.`,
+        });
+        reply
+          .code(503)
+          .header('retry-after', String(initial.LOAD_SHED_RETRY_AFTER_S))
+          .type(PROBLEM_CONTENT_TYPE)
+          .serializer(JSON.stringify);
+        return toProblem(error, request.url.split('?')[0] ?? request.url, request.id);
+      }) as unknown as UnderPressureOptions['pressureHandler'],
     });
 
     await app.register(rateLimit, {
