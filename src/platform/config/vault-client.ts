@@ -1,6 +1,14 @@
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
+import { sharedCounter } from '../resilience/prom-metric.ts';
 import { jitteredBackoffMs } from './remote-config-source.ts';
+
+const authEvents = () =>
+  sharedCounter(
+    'vault_auth_events_total',
+    'Vault token events: login, login_failure, renewal, renewal_failure.',
+    ['event'],
+  );
 
 export type VaultAuth =
   | { method: 'approle'; mount: string; roleId: string; secretId: string }
@@ -84,6 +92,7 @@ export class VaultClient {
     this.#adopt(response);
     this.#nearMaxTtl = false;
     this.stats.logins += 1;
+    authEvents().inc({ event: 'login' });
     this.#options.logger.info(
       { vault_auth: auth.method, ttl_s: this.#ttlSeconds, renewable: this.#renewable },
       'logged in to Vault',
@@ -138,12 +147,14 @@ export class VaultClient {
         const response = (await this.#request('POST', '/v1/auth/token/renew-self', {})) as AuthResponse;
         this.#adopt(response);
         this.stats.renewals += 1;
+        authEvents().inc({ event: 'renewal' });
         // A renewal that grants less than before means the max TTL is close: the next turn logs in instead.
         this.#nearMaxTtl = this.#ttlSeconds < previousTtl;
         logger.debug({ ttl_s: this.#ttlSeconds, near_max_ttl: this.#nearMaxTtl }, 'Vault token renewed');
         return;
       } catch (error) {
         this.stats.renewalFailures += 1;
+        authEvents().inc({ event: 'renewal_failure' });
         logger.warn({ reason: (error as Error).message }, 'Vault token renewal failed; logging in again');
       }
     }
@@ -152,6 +163,7 @@ export class VaultClient {
         await this.login();
         return;
       } catch (error) {
+        authEvents().inc({ event: 'login_failure' });
         const retryMs = jitteredBackoffMs(
           attempt,
           this.#options.retryInitialMs ?? 500,
