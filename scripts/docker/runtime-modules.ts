@@ -30,7 +30,7 @@ while (queue.length > 0) {
 }
 
 const TRIM =
-  /(\.d\.c?ts|\.map|\.md|\.markdown|LICENSE\.txt~|\/CHANGELOG[^/]*|\/(test|tests|docs|example|examples|\.github))$/i;
+  /(\.[cm]?ts|\.map|\.md|\.markdown|\/CHANGELOG[^/]*|\/(test|tests|docs|example|examples|\.github))$/i;
 for (const name of [...wanted].sort()) {
   cpSync(join(from, name), join(to, name), {
     recursive: true,
