@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suites need (the real servers), once; a no-op when all are present.
 set -euo pipefail
-packages=(postgresql prometheus prometheus-alertmanager etcd-server docker.io busybox-static)
+packages=(postgresql prometheus prometheus-alertmanager etcd-server docker.io busybox-static docker-compose)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
