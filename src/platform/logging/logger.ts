@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import pino, { type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import type { LOG_LEVELS } from '../config/platform-config-schema.ts';
 
@@ -67,12 +68,22 @@ export function loggerOptions(settings: LoggerSettings): LoggerOptions {
   };
 }
 
+/** pino-pretty is a development aid: production images leave it out, and a terminal there gets JSON lines. */
+function prettyPrinterInstalled(): boolean {
+  try {
+    createRequire(import.meta.url).resolve('pino-pretty');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function createLogger(settings: LoggerSettings): PlatformLogger {
   const options = loggerOptions(settings);
   if (settings.destination) {
     return { logger: pino(options, settings.destination), flush: () => {} };
   }
-  if (process.stdout.isTTY) {
+  if (process.stdout.isTTY && prettyPrinterInstalled()) {
     const transport = pino.transport({
       target: 'pino-pretty',
       options: { messageKey: 'message', colorize: true, ignore: 'service,version' },
