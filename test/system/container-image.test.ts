@@ -200,6 +200,20 @@ describe('container image', { skip, timeout: 900_000 }, () => {
     assert.equal(uid, '65532');
     const limit =
       peakMemoryBytes(id) === undefined ? 'not readable from the host cgroup' : 'enforced by the cgroup';
+    // The engine accepts --cpus even where it cannot apply it; the cgroup's CFS quota shows whether it did.
+    let cpuQuota = 'not readable from the host cgroup';
+    for (const file of [
+      `/sys/fs/cgroup/cpu/docker/${id}/cpu.cfs_quota_us`,
+      `/sys/fs/cgroup/system.slice/docker-${id}.scope/cpu.max`,
+    ]) {
+      try {
+        cpuQuota = readFileSync(file, 'utf8').trim();
+        break;
+      } catch {}
+    }
+    console.log(
+      `cpu quota in the container's cgroup: ${cpuQuota} (expect 20000 per 100000 us for --cpus 0.2)`,
+    );
     console.log(
       `memory limit ${limit}; pid 1 in the container is ${readFileSync(`/proc/${state.State.Pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim()}`,
     );
