@@ -25,9 +25,18 @@ function client(base: () => string) {
       body = JSON.stringify(options.json);
       headers['content-type'] ??= 'application/json';
     }
-    const response = await fetch(`${base()}${path}`, { method, headers, body, signal: AbortSignal.timeout(10_000) });
+    const response = await fetch(`${base()}${path}`, {
+      method,
+      headers,
+      body,
+      signal: AbortSignal.timeout(10_000),
+    });
     const text = await response.text();
-    return { status: response.status, headers: response.headers, body: text === '' ? undefined : JSON.parse(text) };
+    return {
+      status: response.status,
+      headers: response.headers,
+      body: text === '' ? undefined : JSON.parse(text),
+    };
   };
 }
 
@@ -44,7 +53,11 @@ function assertProblem(reply: Reply, status: number, instance?: string) {
 let sequence = 0;
 const uniqueEmail = (label = 'user') => `${label}.${Date.now()}.${sequence++}@example.com`;
 
-function defineApiSuite(storage: string, setup: () => Promise<{ url: string; cleanup?: () => Promise<void> }>, skip: string | false = false) {
+function defineApiSuite(
+  storage: string,
+  setup: () => Promise<{ url: string; cleanup?: () => Promise<void> }>,
+  skip: string | false = false,
+) {
   describe(`users API over real HTTP on ${storage}`, { skip }, () => {
     let testApp: TestApp;
     let cleanup: (() => Promise<void>) | undefined;
@@ -52,7 +65,13 @@ function defineApiSuite(storage: string, setup: () => Promise<{ url: string; cle
     const createUser = async (name = 'Ada Lovelace', email = uniqueEmail()) => {
       const reply = await request('POST', '/users', { json: { name, email } });
       assert.equal(reply.status, 201, JSON.stringify(reply.body));
-      return reply.body as { id: string; name: string; email: string; created_at: string; updated_at: string };
+      return reply.body as {
+        id: string;
+        name: string;
+        email: string;
+        created_at: string;
+        updated_at: string;
+      };
     };
 
     before(async () => {
@@ -71,7 +90,10 @@ function defineApiSuite(storage: string, setup: () => Promise<{ url: string; cle
       assert.equal(reply.status, 201);
       assert.match(reply.body.id, UUID_V7);
       assert.equal(reply.headers.get('location'), `/users/${reply.body.id}`);
-      assert.deepEqual({ name: reply.body.name, email: reply.body.email, status: reply.body.status }, { name: 'Ada', email, status: 'active' });
+      assert.deepEqual(
+        { name: reply.body.name, email: reply.body.email, status: reply.body.status },
+        { name: 'Ada', email, status: 'active' },
+      );
       assert.ok(Date.parse(reply.body.created_at) <= Date.now());
       assert.equal(reply.body.created_at, reply.body.updated_at);
     });
@@ -118,7 +140,9 @@ function defineApiSuite(storage: string, setup: () => Promise<{ url: string; cle
       const key = `concurrent-${uniqueEmail()}`;
       const body = { name: 'Racer', email: uniqueEmail('racer') };
       const replies = await Promise.all(
-        Array.from({ length: 5 }, () => request('POST', '/users', { json: body, headers: { 'idempotency-key': key } })),
+        Array.from({ length: 5 }, () =>
+          request('POST', '/users', { json: body, headers: { 'idempotency-key': key } }),
+        ),
       );
       assert.deepEqual(
         replies.map((reply) => reply.status),
@@ -129,8 +153,14 @@ function defineApiSuite(storage: string, setup: () => Promise<{ url: string; cle
 
     it('refuses to reuse an Idempotency-Key for a different body (422)', async () => {
       const key = `reuse-${uniqueEmail()}`;
-      await request('POST', '/users', { json: { name: 'A', email: uniqueEmail() }, headers: { 'idempotency-key': key } });
-      const reply = await request('POST', '/users', { json: { name: 'B', email: uniqueEmail() }, headers: { 'idempotency-key': key } });
+      await request('POST', '/users', {
+        json: { name: 'A', email: uniqueEmail() },
+        headers: { 'idempotency-key': key },
+      });
+      const reply = await request('POST', '/users', {
+        json: { name: 'B', email: uniqueEmail() },
+        headers: { 'idempotency-key': key },
+      });
       assertProblem(reply, 422);
       assert.match(reply.body.type, /idempotency-key-reused/);
     });
@@ -160,9 +190,19 @@ function defineApiSuite(storage: string, setup: () => Promise<{ url: string; cle
       const unknown = await request('PATCH', `/users/${user.id}`, { json: { role: 'admin' } });
       assertProblem(unknown, 400);
       assert.equal(unknown.body.errors[0].field, 'body/role');
-      assertProblem(await request('PATCH', `/users/${user.id}`, { json: { email: other.email.toUpperCase() } }), 409);
-      assertProblem(await request('PATCH', '/users/01900000-0000-7000-8000-000000000001', { json: { name: 'x' } }), 404);
-      assert.equal((await request('GET', `/users/${user.id}`)).body.email, user.email, 'nothing half-applied');
+      assertProblem(
+        await request('PATCH', `/users/${user.id}`, { json: { email: other.email.toUpperCase() } }),
+        409,
+      );
+      assertProblem(
+        await request('PATCH', '/users/01900000-0000-7000-8000-000000000001', { json: { name: 'x' } }),
+        404,
+      );
+      assert.equal(
+        (await request('GET', `/users/${user.id}`)).body.email,
+        user.email,
+        'nothing half-applied',
+      );
     });
 
     it('deletes a user: 204, then 404 on read and on a second delete', async () => {
@@ -200,7 +240,15 @@ function defineApiSuite(storage: string, setup: () => Promise<{ url: string; cle
       const page = await request('GET', '/users');
       assert.equal(page.body.items.length, 20);
       assert.equal(typeof page.body.next_cursor, 'string');
-      for (const query of ['limit=0', 'limit=101', 'limit=abc', 'limit=1.5', 'cursor=%25%25', 'cursor=bm90LWEtdXVpZA', 'sort=name']) {
+      for (const query of [
+        'limit=0',
+        'limit=101',
+        'limit=abc',
+        'limit=1.5',
+        'cursor=%25%25',
+        'cursor=bm90LWEtdXVpZA',
+        'sort=name',
+      ]) {
         assertProblem(await request('GET', `/users?${query}`), 400);
       }
       assert.equal((await request('GET', '/users?limit=100')).status, 200);
@@ -209,7 +257,11 @@ function defineApiSuite(storage: string, setup: () => Promise<{ url: string; cle
     it('answers every kind of bad input with a clear 4xx problem, never a 500', async () => {
       const cases: [string, { body?: string; headers?: Record<string, string>; json?: unknown }, number][] = [
         ['malformed JSON', { body: '{"name": "x",', headers: { 'content-type': 'application/json' } }, 400],
-        ['wrong content type', { body: 'name=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } }, 415],
+        [
+          'wrong content type',
+          { body: 'name=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } },
+          415,
+        ],
         ['text body', { body: 'hello', headers: { 'content-type': 'text/plain' } }, 415],
         ['empty JSON body', { body: '', headers: { 'content-type': 'application/json' } }, 400],
         ['array body', { json: [{ name: 'x', email: 'x@example.com' }] }, 400],
@@ -223,8 +275,19 @@ function defineApiSuite(storage: string, setup: () => Promise<{ url: string; cle
         ['NUL in name', { json: { name: 'a\u0000b', email: uniqueEmail() } }, 400],
         ['newline in name', { json: { name: 'a\nb', email: uniqueEmail() } }, 400],
         ['bad email', { json: { name: 'x', email: 'not-an-email' } }, 400],
-        ['prototype poisoning', { body: '{"name":"x","email":"p@example.com","__proto__":{"admin":true}}', headers: { 'content-type': 'application/json' } }, 400],
-        ['bad idempotency key', { json: { name: 'x', email: uniqueEmail() }, headers: { 'idempotency-key': 'has space' } }, 400],
+        [
+          'prototype poisoning',
+          {
+            body: '{"name":"x","email":"p@example.com","__proto__":{"admin":true}}',
+            headers: { 'content-type': 'application/json' },
+          },
+          400,
+        ],
+        [
+          'bad idempotency key',
+          { json: { name: 'x', email: uniqueEmail() }, headers: { 'idempotency-key': 'has space' } },
+          400,
+        ],
       ];
       for (const [label, options, status] of cases) {
         const reply = await request('POST', '/users', options);
@@ -232,7 +295,11 @@ function defineApiSuite(storage: string, setup: () => Promise<{ url: string; cle
         assertProblem(reply, status, '/users');
       }
       const invalid = await request('POST', '/users', { json: { name: 5, email: 'nope', extra: 1 } });
-      assert.deepEqual(invalid.body.errors.map((error: { field: string }) => error.field).sort(), ['body/email', 'body/extra', 'body/name']);
+      assert.deepEqual(invalid.body.errors.map((error: { field: string }) => error.field).sort(), [
+        'body/email',
+        'body/extra',
+        'body/name',
+      ]);
     });
 
     it('returns a problem for unknown routes and serves health, OpenAPI and Swagger UI', async () => {

@@ -54,7 +54,11 @@ describe('config cascade', () => {
   });
 
   it('ignores .env.$NODE_ENV files of other environments', async () => {
-    const { values } = await load({ '.env': 'REQUIRED_URL=x\n', '.env.production': 'PORT=9999\n' }, {}, 'staging');
+    const { values } = await load(
+      { '.env': 'REQUIRED_URL=x\n', '.env.production': 'PORT=9999\n' },
+      {},
+      'staging',
+    );
     assert.equal(values.PORT, 8080);
   });
 
@@ -76,23 +80,35 @@ describe('config cascade', () => {
   it('reads NAME_FILE values from files, trimming one trailing newline', async () => {
     const secretPath = join(dir, 'token.txt');
     await writeFile(secretPath, 's3cr3t-value\n');
-    const { values, origins } = await load({ '.env': 'REQUIRED_URL=x\nAPI_TOKEN=from-env-file\n' }, { API_TOKEN_FILE: secretPath });
+    const { values, origins } = await load(
+      { '.env': 'REQUIRED_URL=x\nAPI_TOKEN=from-env-file\n' },
+      { API_TOKEN_FILE: secretPath },
+    );
     assert.equal(values.API_TOKEN, 's3cr3t-value');
     assert.match(origins.API_TOKEN ?? '', /token\.txt/);
   });
 
   it('names the key, the problem and the origin when a value is invalid', async () => {
-    await assert.rejects(load({ '.env': 'REQUIRED_URL=x\n', '.env.local': 'PORT=eighty\n' }), (error: unknown) => {
-      assert.ok(error instanceof ConfigError);
-      assert.equal(error.key, 'PORT');
-      assert.equal(error.message.includes('\n'), false, 'one line');
-      assert.match(error.message, /PORT must be an integer >= 1, <= 65535 \(got "eighty" from \.env\.local\)/);
-      return true;
-    });
+    await assert.rejects(
+      load({ '.env': 'REQUIRED_URL=x\n', '.env.local': 'PORT=eighty\n' }),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.equal(error.key, 'PORT');
+        assert.equal(error.message.includes('\n'), false, 'one line');
+        assert.match(
+          error.message,
+          /PORT must be an integer >= 1, <= 65535 \(got "eighty" from \.env\.local\)/,
+        );
+        return true;
+      },
+    );
   });
 
   it('lists allowed values for enumerations', async () => {
-    await assert.rejects(load({ '.env': 'REQUIRED_URL=x\n' }, { LOG_LEVEL: 'verbose' }), /LOG_LEVEL must be one of debug, info, warn, error \(got "verbose" from environment\)/);
+    await assert.rejects(
+      load({ '.env': 'REQUIRED_URL=x\n' }, { LOG_LEVEL: 'verbose' }),
+      /LOG_LEVEL must be one of debug, info, warn, error \(got "verbose" from environment\)/,
+    );
   });
 
   it('names a missing required key', async () => {
@@ -112,7 +128,10 @@ describe('config cascade', () => {
   });
 
   it('redacts secrets and URL passwords when describing the effective config', async () => {
-    const { values, origins } = await load({ '.env': 'REQUIRED_URL=postgres://app:hunter2@db:5432/users\n' }, { API_TOKEN: 'tok' });
+    const { values, origins } = await load(
+      { '.env': 'REQUIRED_URL=postgres://app:hunter2@db:5432/users\n' },
+      { API_TOKEN: 'tok' },
+    );
     const described = describeConfig(schema, values, origins);
     assert.equal(described.API_TOKEN?.value, REDACTED);
     assert.equal(described.REQUIRED_URL?.value, 'postgres://app:REDACTED@db:5432/users');

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { BusinessError, conflict, DependencyError, notFound, SystemError } from '../../src/platform/errors/app-error.ts';
+import {
+  BusinessError,
+  conflict,
+  DependencyError,
+  notFound,
+  SystemError,
+} from '../../src/platform/errors/app-error.ts';
 import { PROBLEM_TYPE_BASE, toAppError, toProblem } from '../../src/platform/errors/problem-details.ts';
 
 describe('error taxonomy', () => {
@@ -25,8 +31,18 @@ describe('error taxonomy', () => {
       validationContext: 'body',
       validation: [
         { instancePath: '/name', keyword: 'type', message: 'must be string', params: {} },
-        { instancePath: '', keyword: 'required', message: "must have required property 'email'", params: { missingProperty: 'email' } },
-        { instancePath: '', keyword: 'additionalProperties', message: 'must NOT have additional properties', params: { additionalProperty: 'admin' } },
+        {
+          instancePath: '',
+          keyword: 'required',
+          message: "must have required property 'email'",
+          params: { missingProperty: 'email' },
+        },
+        {
+          instancePath: '',
+          keyword: 'additionalProperties',
+          message: 'must NOT have additional properties',
+          params: { additionalProperty: 'admin' },
+        },
       ],
     });
     assert.equal(error.status, 400);
@@ -37,7 +53,11 @@ describe('error taxonomy', () => {
   });
 
   it('treats framework 4xx errors as business errors with their message', () => {
-    const error = toAppError({ statusCode: 415, code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE', message: 'Unsupported Media Type: text/plain' });
+    const error = toAppError({
+      statusCode: 415,
+      code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE',
+      message: 'Unsupported Media Type: text/plain',
+    });
     assert.equal(error.kind, 'business');
     assert.equal(error.status, 415);
     assert.equal(error.code, 'ctp-invalid-media-type');
@@ -66,7 +86,11 @@ describe('error taxonomy', () => {
   });
 
   it('carries invalid fields of business errors into the problem', () => {
-    const problem = toProblem(conflict('taken', [{ field: 'body/email', message: 'already taken' }]), '/users', 't');
+    const problem = toProblem(
+      conflict('taken', [{ field: 'body/email', message: 'already taken' }]),
+      '/users',
+      't',
+    );
     assert.deepEqual(problem.errors, [{ field: 'body/email', message: 'already taken' }]);
     assert.ok(new BusinessError({ status: 422, code: 'x', title: 'y' }) instanceof Error);
   });

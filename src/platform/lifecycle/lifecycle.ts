@@ -69,7 +69,8 @@ export class Lifecycle {
     const startedAt = performance.now();
     logger.info({ reason, timeout_ms: shutdownTimeoutMs }, 'shutdown started: draining');
     for (const listener of this.#drainListeners) listener();
-    if (this.#options.drainDelayMs) await new Promise((resolve) => setTimeout(resolve, this.#options.drainDelayMs));
+    if (this.#options.drainDelayMs)
+      await new Promise((resolve) => setTimeout(resolve, this.#options.drainDelayMs));
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), shutdownTimeoutMs);

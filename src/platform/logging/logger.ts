@@ -33,6 +33,7 @@ export const REDACTED_PATHS = [
   '*.*.cookie',
   'headers["set-cookie"]',
   '*.headers["set-cookie"]',
+  'headers["x-vault-token"]',
   '*.headers["x-vault-token"]',
   'DATABASE_PASSWORD',
 ];
