@@ -1,0 +1,59 @@
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+
+/**
+ * The shared PromQL of deploy/monitoring/queries.yaml, rendered for one use. Every copy of a query (alert rules,
+ * Grafana panels, the canary AnalysisTemplate) must equal renderQuery's output; tests compare them, so a copy
+ * cannot drift from the source.
+ *
+ *   renderQuery('p99_latency_seconds', { selector: 'service="user-service",canary="true"', window: '5m' })
+ */
+
+export interface SharedQuery {
+  description: string;
+  /** PromQL with the placeholders `$selector` and `$window`. */
+  expr: string;
+}
+
+export interface QueryParameters {
+  /** Label matchers without braces, e.g. `service="user-service",canary="true"`; may be empty. */
+  selector: string;
+  /** A PromQL range such as `30s`, `5m`, `1h30m`, or a Grafana interval variable such as `$__rate_interval`. */
+  window: string;
+}
+
+export const QUERIES_FILE = new URL('./queries.yaml', import.meta.url);
+
+let cached: Record<string, SharedQuery> | undefined;
+
+export function loadQueries(): Record<string, SharedQuery> {
+  if (cached) return cached;
+  const parsed = parse(readFileSync(QUERIES_FILE, 'utf8')) as Record<string, Partial<SharedQuery>>;
+  const queries: Record<string, SharedQuery> = {};
+  for (const [name, query] of Object.entries(parsed)) {
+    if (typeof query?.expr !== 'string' || typeof query.description !== 'string')
+      throw new Error(`queries.yaml: ${name} needs a description and an expr`);
+    queries[name] = { description: query.description, expr: query.expr.trim() };
+  }
+  cached = queries;
+  return queries;
+}
+
+export function queryNames(): string[] {
+  return Object.keys(loadQueries());
+}
+
+const RANGE = /^(?:\d+(?:ms|[smhdwy]))+$|^\$\{?__\w+\}?$|^\$\{?\w+\}?$/;
+
+export function renderQuery(name: string, { selector, window }: QueryParameters): string {
+  const query = loadQueries()[name];
+  if (!query) throw new Error(`unknown shared query ${name}; known: ${queryNames().join(', ')}`);
+  if (/[{}]/.test(selector)) throw new Error(`selector must be matchers without braces, got ${selector}`);
+  if (!RANGE.test(window)) throw new Error(`window must be a PromQL range like 5m, got ${window}`);
+  const matchers = selector.trim();
+  // With no selector, a matcher list `{a="b",$selector}` must not keep a dangling comma.
+  const withSelector = matchers
+    ? query.expr.replaceAll('$selector', matchers)
+    : query.expr.replaceAll(',$selector', '').replaceAll('$selector', '');
+  return withSelector.replaceAll('$window', window);
+}

@@ -1,0 +1,46 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { loadQueries, queryNames, renderQuery } from '../../deploy/monitoring/queries.ts';
+
+test('the contract queries exist, each with a description and both placeholders', () => {
+  for (const name of ['p99_latency_seconds', 'error_ratio', 'slow_request_rate']) {
+    assert.ok(queryNames().includes(name), `${name} is missing from queries.yaml`);
+  }
+  for (const [name, query] of Object.entries(loadQueries())) {
+    assert.ok(query.description.length > 10, `${name} needs a description`);
+    assert.match(query.expr, /\$selector/, `${name} has no $selector`);
+    assert.match(query.expr, /\$window/, `${name} has no $window`);
+  }
+});
+
+test('every query is guarded against no traffic, so it yields no data instead of NaN', () => {
+  for (const [name, query] of Object.entries(loadQueries())) {
+    assert.match(
+      query.expr,
+      /(and on\(\) |\/ \()sum\(rate\(http_requests_total\{[^}]*\}\[\$window\]\)\) > 0/,
+      name,
+    );
+  }
+});
+
+test('renderQuery fills both placeholders and leaves no dangling comma without a selector', () => {
+  const rendered = renderQuery('error_ratio', {
+    selector: 'service="user-service",canary="true"',
+    window: '5m',
+  });
+  assert.doesNotMatch(rendered, /\$selector|\$window/);
+  assert.match(rendered, /status_code=~"5..",service="user-service",canary="true"\}\[5m\]/);
+  const bare = renderQuery('p99_latency_seconds', { selector: '', window: '30s' });
+  assert.doesNotMatch(bare, /,\}|\{,/);
+  assert.match(bare, /\[30s\]/);
+  assert.match(
+    renderQuery('p99_latency_seconds', { selector: 'service="$service"', window: '$__rate_interval' }),
+    /\[\$__rate_interval\]/,
+  );
+});
+
+test('renderQuery refuses unknown names, braces in the selector and odd windows', () => {
+  assert.throws(() => renderQuery('p98', { selector: '', window: '5m' }), /unknown shared query/);
+  assert.throws(() => renderQuery('error_ratio', { selector: '{a="b"}', window: '5m' }), /without braces/);
+  assert.throws(() => renderQuery('error_ratio', { selector: '', window: '5 minutes' }), /range/);
+});
