@@ -57,3 +57,48 @@ export function renderQuery(name: string, { selector, window }: QueryParameters)
     : query.expr.replaceAll(',$selector', '').replaceAll('$selector', '');
   return withSelector.replaceAll('$window', window);
 }
+
+export interface SharedQueryUse {
+  name: string;
+  selector: string;
+  window: string;
+}
+
+/** Metric names the shared queries read; a copy that drifted from its source still mentions them. */
+export function sharedQueryMetrics(): string[] {
+  const names = new Set<string>();
+  for (const query of Object.values(loadQueries())) {
+    for (const match of query.expr.matchAll(/([a-zA-Z_:][a-zA-Z0-9_:]*)\{/g)) names.add(match[1]!);
+  }
+  return [...names];
+}
+
+/**
+ * Finds the exact renderings of shared queries inside a copy (an alert expression, a panel target), trying every
+ * query with each given selector and every range the copy uses. What is left (`rest`) must not read the shared
+ * metrics any more: if it does, part of the copy was edited by hand and no longer equals the source.
+ */
+export function findSharedQueries(
+  expr: string,
+  selectors: string[],
+): { uses: SharedQueryUse[]; rest: string } {
+  const windows = [...new Set([...expr.matchAll(/\[([^\]:]+)\]/g)].map((match) => match[1]!))];
+  const candidates: (SharedQueryUse & { text: string })[] = [];
+  for (const name of queryNames()) {
+    for (const selector of selectors) {
+      for (const window of windows) {
+        candidates.push({ name, selector, window, text: renderQuery(name, { selector, window }) });
+      }
+    }
+  }
+  candidates.sort((a, b) => b.text.length - a.text.length);
+  const uses: SharedQueryUse[] = [];
+  let rest = expr;
+  for (const { text, ...use } of candidates) {
+    while (rest.includes(text)) {
+      rest = rest.replace(text, `<${use.name}>`);
+      uses.push(use);
+    }
+  }
+  return { uses, rest };
+}

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { loadQueries, queryNames, renderQuery } from '../../deploy/monitoring/queries.ts';
+import { findSharedQueries, loadQueries, queryNames, renderQuery } from '../../deploy/monitoring/queries.ts';
 
 test('the contract queries exist, each with a description and both placeholders', () => {
   for (const name of ['p99_latency_seconds', 'error_ratio', 'slow_request_rate']) {
@@ -43,4 +43,15 @@ test('renderQuery refuses unknown names, braces in the selector and odd windows'
   assert.throws(() => renderQuery('p98', { selector: '', window: '5m' }), /unknown shared query/);
   assert.throws(() => renderQuery('error_ratio', { selector: '{a="b"}', window: '5m' }), /without braces/);
   assert.throws(() => renderQuery('error_ratio', { selector: '', window: '5 minutes' }), /range/);
+});
+
+test('findSharedQueries recognises verbatim copies and leaves an edited copy behind', () => {
+  const selector = 'service="user-service"';
+  const copy = `(${renderQuery('p99_latency_seconds', { selector, window: '5m' })}) > 0.8`;
+  const found = findSharedQueries(copy, [selector]);
+  assert.deepEqual(found.uses, [{ name: 'p99_latency_seconds', selector, window: '5m' }]);
+  assert.equal(found.rest, '(<p99_latency_seconds>) > 0.8');
+  const edited = findSharedQueries(copy.replace('sum by (le)', 'sum by (le, route)'), [selector]);
+  assert.deepEqual(edited.uses, []);
+  assert.match(edited.rest, /http_request_duration_seconds_bucket/);
 });
