@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { HealthRegistry } from '../../src/platform/health/health-registry.ts';
+import type { FaultSettings } from '../../src/platform/http/fault-injection.ts';
 import { createLogger } from '../../src/platform/logging/logger.ts';
 import { buildApp } from '../../src/services/users/app.ts';
 import { migrateUsers, openUsersStorage } from '../../src/services/users/storage.ts';
@@ -17,7 +18,7 @@ export interface TestApp {
 /** The users app listening on a loopback port, with its log lines captured, over the given storage. */
 export async function startTestApp(
   databaseUrl: string,
-  overrides: { slowRequestMs?: number } = {},
+  overrides: { slowRequestMs?: number; canary?: boolean; faults?: () => FaultSettings } = {},
 ): Promise<TestApp> {
   const logs = new LogCapture();
   const { logger } = createLogger({
@@ -52,6 +53,8 @@ export async function startTestApp(
     requestTimeoutMs: 10_000,
     docsEnabled: true,
     slowRequestMs: () => overrides.slowRequestMs ?? 1_000,
+    ...(overrides.canary !== undefined ? { canary: overrides.canary } : {}),
+    ...(overrides.faults ? { faults: overrides.faults } : {}),
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   health.markStarted();

@@ -1,6 +1,7 @@
 import { Kysely, type KyselyPlugin, PostgresDialect, sql } from 'kysely';
 import type { Logger } from 'pino';
 import { DependencyError } from '../errors/app-error.ts';
+import { reportPool } from '../metrics/db-pool-metrics.ts';
 
 export type DatabaseKind = 'postgres' | 'pglite';
 
@@ -66,6 +67,11 @@ async function openPostgres<DB>(options: DatabaseOptions): Promise<Database<DB>>
     options.logger.warn({ error }, 'database connection lost; the pool will reconnect'),
   );
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }), plugins: options.plugins ?? [] });
+  const stopReporting = reportPool(() => ({
+    inUse: pool.totalCount - pool.idleCount,
+    idle: pool.idleCount,
+    waiting: pool.waitingCount,
+  }));
   return {
     kind: 'postgres',
     db,
@@ -73,7 +79,10 @@ async function openPostgres<DB>(options: DatabaseOptions): Promise<Database<DB>>
       await sql`select 1`.execute(db);
     },
     poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
-    close: () => db.destroy(),
+    close: () => {
+      stopReporting();
+      return db.destroy();
+    },
   };
 }
 
@@ -90,14 +99,23 @@ async function openPGlite<DB>(options: DatabaseOptions): Promise<Database<DB>> {
   await embedded.waitReady;
   const pool = new PGlitePool(embedded);
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }), plugins: options.plugins ?? [] });
+  // One embedded connection: in use while leased, idle otherwise; callers queue on its mutex.
+  const stopReporting = reportPool(() => ({
+    inUse: pool.leased,
+    idle: 1 - pool.leased,
+    waiting: pool.waiting,
+  }));
   return {
     kind: 'pglite',
     db,
     async ping() {
       await sql`select 1`.execute(db);
     },
-    poolStats: () => ({ total: 1, idle: pool.waiting === 0 ? 1 : 0, waiting: pool.waiting }),
-    close: () => db.destroy(),
+    poolStats: () => ({ total: 1, idle: 1 - pool.leased, waiting: pool.waiting }),
+    close: () => {
+      stopReporting();
+      return db.destroy();
+    },
   };
 }
 

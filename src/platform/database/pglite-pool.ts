@@ -10,13 +10,20 @@ export class PGlitePool implements PostgresPool {
   readonly #db: PGlite;
   #tail: Promise<void> = Promise.resolve();
   #waiting = 0;
+  #leased = 0;
 
   constructor(db: PGlite) {
     this.#db = db;
   }
 
+  /** Callers queued for the connection. */
   get waiting(): number {
     return this.#waiting;
+  }
+
+  /** 1 while a caller holds the connection, else 0. */
+  get leased(): number {
+    return this.#leased;
   }
 
   async connect(): Promise<PostgresPoolClient> {
@@ -29,7 +36,9 @@ export class PGlitePool implements PostgresPool {
     this.#waiting += 1;
     await previous;
     this.#waiting -= 1;
+    this.#leased += 1;
     const db = this.#db;
+    const pool = this;
     let released = false;
     const client = {
       async query<R>(sql: string, parameters: readonly unknown[]): Promise<PostgresQueryResult<R>> {
@@ -43,6 +52,7 @@ export class PGlitePool implements PostgresPool {
       release() {
         if (released) return;
         released = true;
+        pool.#leased -= 1;
         release();
       },
     };

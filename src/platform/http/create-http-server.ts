@@ -3,7 +3,12 @@ import type { Logger } from 'pino';
 import type { ErrorObserver } from '../errors/problem-details.ts';
 import type { HealthRegistry } from '../health/health-registry.ts';
 import { registerHealthRoutes } from '../health/health-routes.ts';
+import { errorCounter } from '../metrics/error-metrics.ts';
+import { HttpMetrics } from '../metrics/http-metrics.ts';
+import { configureMetrics, type MetricsIdentity } from '../metrics/metrics-registry.ts';
+import { registerMetricsRoute } from '../metrics/metrics-route.ts';
 import { newTraceId, traceIdFromTraceparent } from '../tracing/trace-context.ts';
+import { type FaultSettings, installFaultInjection } from './fault-injection.ts';
 import { installProblemHandler } from './problem-handler.ts';
 import { RequestLogController } from './request-log-controller.ts';
 import { installStrictValidation } from './validation.ts';
@@ -20,6 +25,10 @@ export interface HttpServerOptions {
   maxHeaderBytes?: number;
   /** Derives the request's trace id; the default follows `traceparent` or makes a new one. */
   traceId?: (headers: Record<string, string | string[] | undefined>) => string;
+  /** Prometheus metrics at GET /metrics (HTTP RED, errors by kind, runtime) under these default labels. */
+  metrics?: MetricsIdentity;
+  /** Fault injection for monitoring tests, read per request (reloadable); off while both ratios are 0. */
+  faults?: () => FaultSettings;
 }
 
 const defaultTraceId: NonNullable<HttpServerOptions['traceId']> = (headers) =>
@@ -31,9 +40,14 @@ const defaultTraceId: NonNullable<HttpServerOptions['traceId']> = (headers) =>
  */
 export async function createHttpServer(options: HttpServerOptions): Promise<FastifyInstance> {
   const traceId = options.traceId ?? defaultTraceId;
+  if (options.metrics) configureMetrics(options.metrics);
+  const metrics = options.metrics ? new HttpMetrics({ canary: options.metrics.canary }) : undefined;
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
-    logController: new RequestLogController({ slowRequestMs: options.slowRequestMs }),
+    logController: new RequestLogController({
+      slowRequestMs: options.slowRequestMs,
+      ...(metrics ? { metrics } : {}),
+    }),
     genReqId: (request) => traceId(request.headers),
     bodyLimit: options.bodyLimitBytes,
     requestTimeout: options.requestTimeoutMs,
@@ -42,7 +56,18 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
   });
   installStrictValidation(app);
-  installProblemHandler(app, options.onError);
+  const countError = options.metrics ? errorCounter() : undefined;
+  const onError = options.onError;
+  installProblemHandler(
+    app,
+    countError && onError
+      ? (kind, error) => {
+          countError(kind);
+          onError(kind, error);
+        }
+      : (countError ?? onError),
+  );
+  if (options.faults) installFaultInjection(app, options.faults);
 
   const jsonParser = app.getDefaultJsonParser('error', 'error');
   app.addContentTypeParser('application/merge-patch+json', { parseAs: 'string' }, jsonParser);
@@ -51,6 +76,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
   app.removeContentTypeParser('text/plain');
 
   await registerHealthRoutes(app, options.health);
+  if (options.metrics) registerMetricsRoute(app);
   return app;
 }
 

@@ -25,6 +25,7 @@ export function installProblemHandler(app: FastifyInstance, observe?: ErrorObser
       code: 'not-found',
       message: `No route for ${request.method} ${request.url.split('?')[0]}`,
     });
+    observe?.(appError.kind, appError);
     return sendProblem(request, reply, appError);
   });
 }

@@ -1,44 +1,64 @@
 import { type FastifyReply, type FastifyRequest, LogController } from 'fastify';
+import type { HttpMetrics } from '../metrics/http-metrics.ts';
 
 export interface RequestLogOptions {
   /** Read per request, so a reloaded threshold applies at once. Above it the line is a WARN with `slow: true`. */
   slowRequestMs: () => number;
+  /** Fed from the same measurement as the log line, so the slow counter and the slow lines always agree. */
+  metrics?: HttpMetrics;
 }
 
 /**
- * One line per request, written when the response is done: method, route template, status, duration and, via
- * the request logger's bindings, the trace id. Fastify's default is two lines per request with full request and
- * response objects, which costs a third of the throughput. Probe routes are not logged.
+ * The one place a finished request is accounted for: one log line (method, route template, status, duration and,
+ * via the request logger's bindings, the trace id) and the HTTP metrics, from one duration measurement and one
+ * slow decision. Fastify's default is two lines per request with full request and response objects, which costs a
+ * third of the throughput. Probe routes (health, /metrics) are neither logged nor counted.
  */
 export class RequestLogController extends LogController {
-  readonly #options: RequestLogOptions;
+  readonly #slowRequestMs: () => number;
+  readonly #metrics: HttpMetrics | undefined;
 
   constructor(options: RequestLogOptions) {
     super({
       requestIdLogLabel: 'trace_id',
       disableRequestLogging: (request) => request.routeOptions?.config?.probe === true,
     });
-    this.#options = options;
+    this.#slowRequestMs = options.slowRequestMs;
+    this.#metrics = options.metrics;
   }
 
-  override incomingRequest(): void {}
+  override incomingRequest(_request: FastifyRequest, reply: FastifyReply): void {
+    this.#metrics?.requestStarted(reply);
+  }
 
   override requestCompleted(
     error: Error | null | undefined,
     request: FastifyRequest,
     reply: FastifyReply,
   ): void {
-    if (this.isLogDisabled(request)) return;
-    const duration_ms = Math.round(reply.elapsedTime * 100) / 100;
+    // routeOptions builds a new object on every read: read it once.
+    const routeOptions = request.routeOptions;
+    const config = routeOptions.config;
+    if (config?.probe === true) return;
+    const elapsedMs = reply.elapsedTime;
+    const slow = elapsedMs > this.#slowRequestMs();
+    this.#metrics?.requestCompleted(
+      request,
+      config,
+      routeOptions.url,
+      reply.statusCode,
+      elapsedMs / 1000,
+      slow,
+    );
     const fields: Record<string, unknown> = {
       method: request.method,
-      route: request.routeOptions.url ?? 'unmatched',
+      route: routeOptions.url ?? 'unmatched',
       status: reply.statusCode,
-      duration_ms,
+      duration_ms: Math.round(elapsedMs * 100) / 100,
     };
     if (error) {
       reply.log.warn({ ...fields, error }, 'request failed while sending the response');
-    } else if (duration_ms > this.#options.slowRequestMs()) {
+    } else if (slow) {
       reply.log.warn({ ...fields, slow: true }, 'slow request completed');
     } else {
       reply.log.info(fields, 'request completed');

@@ -41,6 +41,8 @@ export const REDACTED_PATHS = [
 export interface LoggerSettings {
   service: string;
   version: string;
+  /** Marks every line of a canary instance, so its logs can be told from the stable ones. */
+  canary?: boolean;
   level: LogLevel;
   /** Extra fields for every line, such as the active trace and span ids. Must be cheap: it runs per line. */
   mixin?: () => Record<string, unknown>;
@@ -59,7 +61,7 @@ export function loggerOptions(settings: LoggerSettings): LoggerOptions {
     level: settings.level,
     messageKey: 'message',
     errorKey: 'error',
-    base: { service: settings.service, version: settings.version },
+    base: { service: settings.service, version: settings.version, canary: settings.canary ?? false },
     timestamp: () => `,"timestamp":"${new Date().toISOString()}"`,
     formatters: {
       level: (label) => ({ level: LEVEL_LABELS[label] ?? label.toUpperCase() }),
@@ -87,7 +89,7 @@ export function createLogger(settings: LoggerSettings): PlatformLogger {
   if (process.stdout.isTTY && prettyPrinterInstalled()) {
     const transport = pino.transport({
       target: 'pino-pretty',
-      options: { messageKey: 'message', colorize: true, ignore: 'service,version' },
+      options: { messageKey: 'message', colorize: true, ignore: 'service,version,canary' },
     });
     return { logger: pino(options, transport), flush: () => transport.flushSync?.() };
   }

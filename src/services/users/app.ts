@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { ErrorObserver } from '../../platform/errors/problem-details.ts';
 import type { HealthRegistry } from '../../platform/health/health-registry.ts';
 import { createHttpServer } from '../../platform/http/create-http-server.ts';
+import type { FaultSettings } from '../../platform/http/fault-injection.ts';
 import { usersRoutes } from './users.routes.ts';
 import { Problem, UserSchema } from './users.schemas.ts';
 import type { UsersService } from './users.service.ts';
@@ -15,6 +16,12 @@ export interface AppDependencies {
   health: HealthRegistry;
   service: UsersService;
   version: string;
+  /** The `service` label of every metric; defaults to user-service. */
+  serviceName?: string;
+  /** This instance is a canary (the `canary` label of every metric). */
+  canary?: boolean;
+  /** Fault injection for monitoring tests (FAULT_* keys), read per request. */
+  faults?: () => FaultSettings;
   bodyLimitBytes: number;
   requestTimeoutMs: number;
   docsEnabled: boolean;
@@ -34,6 +41,12 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     bodyLimitBytes: deps.bodyLimitBytes,
     requestTimeoutMs: deps.requestTimeoutMs,
     slowRequestMs: deps.slowRequestMs,
+    metrics: {
+      service: deps.serviceName ?? 'user-service',
+      version: deps.version,
+      canary: deps.canary ?? false,
+    },
+    ...(deps.faults ? { faults: deps.faults } : {}),
     ...(deps.maxHeaderBytes ? { maxHeaderBytes: deps.maxHeaderBytes } : {}),
     ...(deps.onError ? { onError: deps.onError } : {}),
   });

@@ -6,6 +6,7 @@ import { environmentSource } from '../../platform/config/environment-source.ts';
 import { openLiveConfig } from '../../platform/config/live-config.ts';
 import { loadConfig } from '../../platform/config/load-config.ts';
 import { HealthRegistry } from '../../platform/health/health-registry.ts';
+import { faultsOn } from '../../platform/http/fault-injection.ts';
 import { Lifecycle } from '../../platform/lifecycle/lifecycle.ts';
 import { createLogger } from '../../platform/logging/logger.ts';
 import { protectionPlugin } from '../../platform/resilience/protection.ts';
@@ -24,6 +25,7 @@ async function main(): Promise<void> {
     Type.Object({
       SERVICE_NAME: properties.SERVICE_NAME,
       APP_VERSION: properties.APP_VERSION,
+      CANARY: properties.CANARY,
       LOG_LEVEL: properties.LOG_LEVEL,
     }),
     [dotenvCascadeSource({ directory: process.cwd(), nodeEnv: process.env.NODE_ENV }), environmentSource()],
@@ -31,6 +33,7 @@ async function main(): Promise<void> {
   const { logger, flush } = createLogger({
     service: local.values.SERVICE_NAME,
     version: local.values.APP_VERSION,
+    canary: local.values.CANARY,
     level: local.values.LOG_LEVEL,
   });
   const configStore = await openLiveConfig(usersConfigSchema, { directory: process.cwd(), logger });
@@ -81,11 +84,27 @@ async function main(): Promise<void> {
     idempotencyTtlMs: config.IDEMPOTENCY_TTL_HOURS * 3_600_000,
     ...(risk ? { admission: riskAdmission(risk, logger) } : {}),
   });
+  if (faultsOn(config)) {
+    logger.warn(
+      {
+        FAULT_SLOW_RATIO: config.FAULT_SLOW_RATIO,
+        FAULT_SLOW_MS: config.FAULT_SLOW_MS,
+        FAULT_ERROR_RATIO: config.FAULT_ERROR_RATIO,
+      },
+      'fault injection is ON: requests are deliberately slowed or failed (a test setting, never for production)',
+    );
+  }
+  configStore.subscribe(['FAULT_SLOW_RATIO', 'FAULT_SLOW_MS', 'FAULT_ERROR_RATIO'], (values) => {
+    if (faultsOn(values)) logger.warn('fault injection is ON after a configuration reload');
+  });
   const app = await buildApp({
     logger,
     health,
     service,
     version: config.APP_VERSION,
+    serviceName: config.SERVICE_NAME,
+    canary: config.CANARY,
+    faults: () => configStore.values,
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
     requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
     docsEnabled: config.DOCS_ENABLED,

@@ -1,0 +1,110 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Gauge, register } from 'prom-client';
+import { sharedCounter } from '../resilience/prom-metric.ts';
+import { sharedHistogram } from './metrics-registry.ts';
+
+/** 0.8 and 1 are bounds so that "P99 above 800 ms" and "slower than 1 s" are decidable from the buckets. */
+export const HTTP_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.8, 1, 2.5, 5, 10];
+
+/** The route label of a request no route matched: one series, whatever paths scanners try. */
+export const UNMATCHED_ROUTE = 'unmatched';
+
+type HttpLabel = 'method' | 'route' | 'status_code' | 'canary';
+type HttpLabels = Record<HttpLabel, string>;
+
+const requestDuration = () =>
+  sharedHistogram<HttpLabel>(
+    'http_request_duration_seconds',
+    'HTTP request duration from the first byte read to the last byte written, by route template.',
+    ['method', 'route', 'status_code', 'canary'],
+    HTTP_DURATION_BUCKETS,
+  );
+const requestsTotal = () =>
+  sharedCounter<HttpLabel>('http_requests_total', 'HTTP requests answered, by route template.', [
+    'method',
+    'route',
+    'status_code',
+    'canary',
+  ]);
+const slowRequestsTotal = () =>
+  sharedCounter<'method' | 'route' | 'canary'>(
+    'http_slow_requests_total',
+    'HTTP requests slower than SLOW_REQUEST_MS (each also logged at WARN with slow: true).',
+    ['method', 'route', 'canary'],
+  );
+
+let inFlight = 0;
+function requestClosed(): void {
+  inFlight -= 1;
+}
+if (!register.getSingleMetric('http_requests_in_flight')) {
+  new Gauge({
+    name: 'http_requests_in_flight',
+    help: 'HTTP requests being served right now.',
+    collect() {
+      this.set(inFlight);
+    },
+  });
+}
+
+/** Stands in for the route config of requests that never reached a route. */
+const NO_ROUTE_CONFIG = {};
+
+/**
+ * RED metrics for every non-probe request. Label sets are cached per route and outcome, so the hot path builds
+ * no strings or objects; the in-flight count is a plain number read at scrape time.
+ */
+export class HttpMetrics {
+  readonly #duration = requestDuration();
+  readonly #total = requestsTotal();
+  readonly #slow = slowRequestsTotal();
+  readonly #canary: boolean;
+  /** route config object (stable per route) → method → status * 2 + canary → labels */
+  readonly #labels = new WeakMap<object, Map<string, Map<number, HttpLabels>>>();
+
+  constructor(options: { canary: boolean }) {
+    this.#canary = options.canary;
+  }
+
+  /** Counts the request in flight until its response closes: 'close' comes once, finished or aborted. */
+  requestStarted(reply: FastifyReply): void {
+    inFlight += 1;
+    reply.raw.on('close', requestClosed);
+  }
+
+  requestCompleted(
+    request: FastifyRequest,
+    routeConfig: object | undefined,
+    route: string | undefined,
+    statusCode: number,
+    seconds: number,
+    slow: boolean,
+  ): void {
+    const canary = this.#canary || request.headers['x-canary'] === 'true';
+    const config = routeConfig ?? NO_ROUTE_CONFIG;
+    let byMethod = this.#labels.get(config);
+    if (byMethod === undefined) {
+      byMethod = new Map();
+      this.#labels.set(config, byMethod);
+    }
+    let byOutcome = byMethod.get(request.method);
+    if (byOutcome === undefined) {
+      byOutcome = new Map();
+      byMethod.set(request.method, byOutcome);
+    }
+    const key = statusCode * 2 + (canary ? 1 : 0);
+    let labels = byOutcome.get(key);
+    if (labels === undefined) {
+      labels = {
+        method: request.method,
+        route: route ?? UNMATCHED_ROUTE,
+        status_code: String(statusCode),
+        canary: String(canary),
+      };
+      byOutcome.set(key, labels);
+    }
+    this.#duration.observe(labels, seconds);
+    this.#total.inc(labels);
+    if (slow) this.#slow.inc({ method: labels.method, route: labels.route, canary: labels.canary });
+  }
+}

@@ -1,0 +1,13 @@
+import type { FastifyInstance } from 'fastify';
+import { METRICS_CONTENT_TYPE, renderMetrics } from './metrics-registry.ts';
+
+/**
+ * GET /metrics in the Prometheus text format. Marked as a probe: scrapes are not logged, not counted in the HTTP
+ * metrics, not rate limited and not shed under load (a scrape is when an overload most needs to be seen).
+ */
+export function registerMetricsRoute(app: FastifyInstance): void {
+  app.get('/metrics', { config: { probe: true }, schema: { hide: true } }, async (_request, reply) => {
+    reply.type(METRICS_CONTENT_TYPE);
+    return renderMetrics();
+  });
+}
