@@ -1,0 +1,49 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { register } from 'prom-client';
+import type { HealthRegistry } from '../../platform/health/health-registry.ts';
+import { createHttpServer } from '../../platform/http/create-http-server.ts';
+import type { MttrTracker } from './mttr.ts';
+import type { NotificationDispatcher } from './notification-dispatcher.ts';
+import { relayRoutes } from './relay.routes.ts';
+import type { Remediator } from './remediation/remediator.ts';
+
+export interface RelayAppDependencies {
+  logger: Logger;
+  health: HealthRegistry;
+  webhookToken: string;
+  dispatcher: NotificationDispatcher;
+  remediator: Remediator;
+  mttr: MttrTracker;
+  /** Alertmanager groups up to `max_alerts` alerts per POST; 1 MiB holds about a thousand. */
+  bodyLimitBytes?: number;
+  requestTimeoutMs?: number;
+  /** Platform plugins (metrics, tracing) registered before the routes, in order. */
+  plugins?: ((app: FastifyInstance) => Promise<void> | void)[];
+}
+
+/** The relay's HTTP application without a listening socket. */
+export async function buildRelayApp(deps: RelayAppDependencies): Promise<FastifyInstance> {
+  const app = await createHttpServer({
+    logger: deps.logger,
+    health: deps.health,
+    bodyLimitBytes: deps.bodyLimitBytes ?? 1_048_576,
+    requestTimeoutMs: deps.requestTimeoutMs ?? 30_000,
+    slowRequestMs: () => 5_000,
+  });
+  for (const plugin of deps.plugins ?? []) await plugin(app);
+  // The platform's metrics plugin serves /metrics when it is registered; until then the relay serves the registry.
+  if (!app.hasRoute({ method: 'GET', url: '/metrics' })) {
+    app.get('/metrics', { schema: { hide: true } }, async (_request, reply) =>
+      reply.type(register.contentType).send(await register.metrics()),
+    );
+  }
+  await app.withTypeProvider<TypeBoxTypeProvider>().register(relayRoutes, {
+    webhookToken: deps.webhookToken,
+    dispatcher: deps.dispatcher,
+    remediator: deps.remediator,
+    mttr: deps.mttr,
+  });
+  return app;
+}

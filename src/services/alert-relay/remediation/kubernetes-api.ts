@@ -1,0 +1,151 @@
+import { readFile } from 'node:fs/promises';
+
+export interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  controller?: boolean;
+}
+
+interface ObjectMeta {
+  name: string;
+  namespace?: string;
+  resourceVersion?: string;
+  ownerReferences?: OwnerReference[];
+}
+
+export interface Pod {
+  metadata: ObjectMeta;
+  spec?: { nodeName?: string };
+}
+
+export interface ReplicaSet {
+  metadata: ObjectMeta;
+}
+
+/** autoscaling/v1 Scale, the scale subresource of Deployments and Argo Rollouts. */
+export interface Scale {
+  metadata: ObjectMeta;
+  spec: { replicas?: number };
+  status?: { replicas?: number };
+}
+
+export interface Node {
+  metadata: ObjectMeta;
+  spec?: { unschedulable?: boolean };
+}
+
+/** A workload with a scale subresource. */
+export interface WorkloadRef {
+  kind: 'Deployment' | 'Rollout';
+  namespace: string;
+  name: string;
+}
+
+export class KubernetesApiError extends Error {
+  override readonly name = 'KubernetesApiError';
+  readonly status: number | undefined;
+  constructor(message: string, status?: number, cause?: unknown) {
+    super(message, { cause });
+    this.status = status;
+  }
+}
+
+export interface KubernetesApiOptions {
+  /** https://kubernetes.default.svc or, in tests, the double's URL. */
+  baseUrl: string;
+  /** Path of the service-account token; read again after `tokenTtlMs` because projected tokens rotate. */
+  tokenPath?: string;
+  timeoutMs: number;
+  tokenTtlMs?: number;
+}
+
+const enc = encodeURIComponent;
+
+export function scalePath(workload: WorkloadRef): string {
+  const group = workload.kind === 'Deployment' ? 'apis/apps/v1' : 'apis/argoproj.io/v1alpha1';
+  const resource = workload.kind === 'Deployment' ? 'deployments' : 'rollouts';
+  return `/${group}/namespaces/${enc(workload.namespace)}/${resource}/${enc(workload.name)}/scale`;
+}
+
+/**
+ * The few Kubernetes API calls remediation needs, over plain HTTPS with the pod's service-account token (the
+ * cluster CA is trusted through NODE_EXTRA_CA_CERTS). Writes are JSON merge patches (RFC 7386).
+ */
+export class KubernetesApi {
+  readonly #options: KubernetesApiOptions;
+  #token: { value: string | undefined; readAt: number } | undefined;
+
+  constructor(options: KubernetesApiOptions) {
+    this.#options = options;
+  }
+
+  getPod(namespace: string, name: string): Promise<Pod> {
+    return this.#request('GET', `/api/v1/namespaces/${enc(namespace)}/pods/${enc(name)}`);
+  }
+
+  getReplicaSet(namespace: string, name: string): Promise<ReplicaSet> {
+    return this.#request('GET', `/apis/apps/v1/namespaces/${enc(namespace)}/replicasets/${enc(name)}`);
+  }
+
+  getScale(workload: WorkloadRef): Promise<Scale> {
+    return this.#request('GET', scalePath(workload));
+  }
+
+  /** Sets replicas, guarded by the resourceVersion read before: a concurrent change makes this a 409, not a lost update. */
+  patchScale(workload: WorkloadRef, replicas: number, resourceVersion?: string): Promise<Scale> {
+    const patch: Record<string, unknown> = { spec: { replicas } };
+    if (resourceVersion) patch.metadata = { resourceVersion };
+    return this.#request('PATCH', scalePath(workload), patch);
+  }
+
+  async listNodes(): Promise<Node[]> {
+    const list = await this.#request<{ items: Node[] }>('GET', '/api/v1/nodes');
+    return list.items ?? [];
+  }
+
+  cordonNode(name: string): Promise<Node> {
+    return this.#request('PATCH', `/api/v1/nodes/${enc(name)}`, { spec: { unschedulable: true } });
+  }
+
+  async #bearer(): Promise<string | undefined> {
+    const { tokenPath } = this.#options;
+    if (!tokenPath) return undefined;
+    const ttl = this.#options.tokenTtlMs ?? 60_000;
+    if (!this.#token || Date.now() - this.#token.readAt > ttl) {
+      const value = await readFile(tokenPath, 'utf8').then(
+        (text) => text.trim(),
+        () => undefined,
+      );
+      this.#token = { value, readAt: Date.now() };
+    }
+    return this.#token.value;
+  }
+
+  async #request<T>(method: 'GET' | 'PATCH', path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    const token = await this.#bearer();
+    if (token) headers.authorization = `Bearer ${token}`;
+    if (body !== undefined) headers['content-type'] = 'application/merge-patch+json';
+    let response: Response;
+    try {
+      response = await fetch(`${this.#options.baseUrl.replace(/\/$/, '')}${path}`, {
+        method,
+        headers,
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        signal: AbortSignal.timeout(this.#options.timeoutMs),
+      });
+    } catch (error) {
+      throw new KubernetesApiError(`${method} ${path}: ${(error as Error).message}`, undefined, error);
+    }
+    const text = await response.text();
+    if (!response.ok) {
+      let message = text.slice(0, 300);
+      try {
+        message = (JSON.parse(text) as { message?: string }).message ?? message;
+      } catch {}
+      throw new KubernetesApiError(`${method} ${path}: ${response.status} ${message}`, response.status);
+    }
+    return JSON.parse(text) as T;
+  }
+}
