@@ -1,16 +1,18 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
+import { buildDashboard } from './grafana/dashboard.ts';
 
 /**
- * Builds prometheus-rule.yaml (prometheus-operator) from the plain rule files in rules/, which stay the source:
- * promtool checks and unit-tests those. `node deploy/monitoring/build.ts` rewrites the file;
- * test/unit/monitoring-rules.test.ts fails while the committed copy differs from a fresh build.
+ * Builds prometheus-rule.yaml (prometheus-operator) from the plain rule files in rules/, which stay the source
+ * (promtool checks and unit-tests those), and grafana/user-service-dashboard.json from grafana/dashboard.ts. `node deploy/monitoring/build.ts` rewrites the file;
+ * the monitoring-rules and monitoring-dashboard tests fail while a committed file differs from a fresh build.
  */
 
 const here = new URL('./', import.meta.url);
 export const RULES_DIR = new URL('rules/', here);
 export const PROMETHEUS_RULE_FILE = new URL('prometheus-rule.yaml', here);
+export const DASHBOARD_FILE = new URL('grafana/user-service-dashboard.json', here);
 
 export interface RuleGroup {
   name: string;
@@ -53,7 +55,12 @@ export function renderPrometheusRule(): string {
   )}`;
 }
 
+export function renderDashboard(): string {
+  return `${JSON.stringify(buildDashboard(), null, 2)}\n`;
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   writeFileSync(PROMETHEUS_RULE_FILE, renderPrometheusRule());
-  console.log(`wrote ${fileURLToPath(PROMETHEUS_RULE_FILE)}`);
+  writeFileSync(DASHBOARD_FILE, renderDashboard());
+  console.log(`wrote ${fileURLToPath(PROMETHEUS_RULE_FILE)} and ${fileURLToPath(DASHBOARD_FILE)}`);
 }
