@@ -1,0 +1,154 @@
+import { execFile } from 'node:child_process';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { parse, parseAllDocuments, stringify } from 'yaml';
+
+const execFileAsync = promisify(execFile);
+
+/** deploy/k8s: base, overlays/<env>, components/*. */
+export const K8S_DIR = fileURLToPath(new URL('../k8s/', import.meta.url));
+export const OVERLAYS_DIR = join(K8S_DIR, 'overlays');
+/** The image every overlay renames and tags; the base's containers say `image: user-service`. */
+export const IMAGE_PLACEHOLDER = 'user-service';
+/** Environments whose image must be a pinned release tag. */
+export const PINNED_ENVIRONMENTS = new Set(['staging', 'prod']);
+
+export interface K8sObject {
+  apiVersion: string;
+  kind: string;
+  metadata: {
+    name: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
+  // biome-ignore lint/suspicious/noExplicitAny: manifests are free-form until validated against their model.
+  [field: string]: any;
+}
+
+export async function listOverlays(): Promise<string[]> {
+  const entries = await readdir(OVERLAYS_DIR, { withFileTypes: true });
+  return entries
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => entry.name)
+    .sort();
+}
+
+/** `kubectl kustomize DIR`: kustomize v5 is built into kubectl, no separate binary needed. */
+export async function kustomizeBuild(
+  directory: string,
+  kubectl = process.env.KUBECTL ?? 'kubectl',
+): Promise<string> {
+  try {
+    const { stdout } = await execFileAsync(kubectl, ['kustomize', directory], {
+      maxBuffer: 32 * 1024 * 1024,
+    });
+    return stdout;
+  } catch (error) {
+    const { stderr, message } = error as { stderr?: string; message: string };
+    throw new Error(`kubectl kustomize ${directory} failed: ${(stderr || message).trim()}`);
+  }
+}
+
+export function parseManifests(text: string): K8sObject[] {
+  const objects: K8sObject[] = [];
+  for (const document of parseAllDocuments(text)) {
+    if (document.errors.length > 0) throw new Error(`invalid YAML: ${document.errors[0]!.message}`);
+    const value = document.toJS() as K8sObject | null;
+    if (value) objects.push(value);
+  }
+  return objects;
+}
+
+export function stringifyManifests(objects: K8sObject[]): string {
+  return objects.map((object) => stringify(object, { lineWidth: 0 })).join('---\n');
+}
+
+interface OverlayKustomization {
+  namespace?: string;
+  images?: { name: string; newName?: string; newTag?: string }[];
+}
+
+export async function readOverlay(environment: string): Promise<OverlayKustomization> {
+  return parse(
+    await readFile(join(OVERLAYS_DIR, environment, 'kustomization.yaml'), 'utf8'),
+  ) as OverlayKustomization;
+}
+
+export interface ReleaseOptions {
+  environment: string;
+  /** Image tag, also the service's APP_VERSION (the `version` label of its logs and metrics). */
+  version: string;
+  /** Registry and repository of the image; the overlay's own when absent. */
+  imageRepository?: string;
+  /** Commit the release was built from; a pod template annotation, so even an unchanged tag rolls the pods. */
+  revision?: string;
+  kubectl?: string;
+}
+
+/**
+ * Renders an overlay as released: a temporary kustomization layered on a copy of deploy/k8s sets the image tag,
+ * APP_VERSION in the generated ConfigMap (so its hash, and so the pods, change with the version) and the revision
+ * annotation. The committed overlays stay untouched.
+ */
+export async function renderRelease(options: ReleaseOptions): Promise<K8sObject[]> {
+  const overlay = await readOverlay(options.environment);
+  const image = overlay.images?.find((entry) => entry.name === IMAGE_PLACEHOLDER);
+  const repository = image?.newName ?? IMAGE_PLACEHOLDER;
+  const workDirectory = await mkdtemp(join(tmpdir(), 'user-service-release-'));
+  try {
+    const copy = join(workDirectory, 'k8s');
+    await cp(K8S_DIR, copy, { recursive: true });
+    const release = join(copy, 'release');
+    await mkdir(release);
+    const kustomization = {
+      apiVersion: 'kustomize.config.k8s.io/v1beta1',
+      kind: 'Kustomization',
+      ...(overlay.namespace ? { namespace: overlay.namespace } : {}),
+      resources: [`../overlays/${options.environment}`],
+      images: [{ name: repository, newName: options.imageRepository ?? repository, newTag: options.version }],
+      configMapGenerator: [
+        { name: 'user-service-config', behavior: 'merge', literals: [`APP_VERSION=${options.version}`] },
+      ],
+      ...(options.revision
+        ? {
+            patches: [
+              {
+                target: { kind: 'Deployment', name: 'user-service' },
+                patch: stringify([
+                  {
+                    op: 'add',
+                    path: '/spec/template/metadata/annotations/app.kubernetes.io~1revision',
+                    value: options.revision,
+                  },
+                ]),
+              },
+            ],
+          }
+        : {}),
+    };
+    await writeFile(join(release, 'kustomization.yaml'), stringify(kustomization));
+    return parseManifests(await kustomizeBuild(release, options.kubectl));
+  } finally {
+    await rm(workDirectory, { recursive: true, force: true });
+  }
+}
+
+export interface K8sContainer {
+  name: string;
+  image: string;
+  // biome-ignore lint/suspicious/noExplicitAny: free-form until validated.
+  [field: string]: any;
+}
+
+/** The tag of an image reference, `latest` when it names none (what the runtime would pull). */
+export function imageTag(image: string): string {
+  const withoutDigest = image.split('@')[0]!;
+  const lastSegment = withoutDigest.slice(withoutDigest.lastIndexOf('/') + 1);
+  const colon = lastSegment.indexOf(':');
+  if (image.includes('@')) return colon === -1 ? '' : lastSegment.slice(colon + 1);
+  return colon === -1 ? 'latest' : lastSegment.slice(colon + 1);
+}
