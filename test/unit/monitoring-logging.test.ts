@@ -61,7 +61,7 @@ function strptime(format: string, value: string): number | undefined {
 }
 
 describe('Fluent Bit configuration', () => {
-  test('tails every container log and records positions on the node', () => {
+  test('tails every container log and keeps its read positions', () => {
     const tail = section('INPUT', 'tail');
     assert.ok(tail, 'no tail input');
     assert.equal(tail.keys.get('path'), '/var/log/containers/*.log');
