@@ -32,7 +32,7 @@ function channelSettings(
   sms: SmsGatewayDouble,
   kube: KubernetesApiDouble,
 ): Record<string, string> {
-  const smsSettings =
+  const smsSettings: Record<string, string> =
     sms.provider === 'aliyun'
       ? {
           SMS_PROVIDER: 'aliyun',
@@ -103,9 +103,15 @@ describe('alert relay over real HTTP (Aliyun SMS, remediation on)', () => {
       '{"version": "4", "alerts": [',
       { ...payload('relay-critical', [restart('x', 'node-a')]), version: '3' },
       { ...payload('relay-critical', [restart('x', 'node-a')]), alerts: [] },
-      { ...payload('relay-critical', [{ ...restart('x', 'node-a'), status: 'exploded' }]) },
+      {
+        ...payload('relay-critical', [restart('x', 'node-a')]),
+        alerts: [{ ...restart('x', 'node-a'), status: 'exploded' }],
+      },
       { ...payload('relay-critical', [{ ...restart('x', 'node-a'), startsAt: 'yesterday' }]) },
-      { ...payload('relay-critical', [{ ...restart('x', 'node-a'), labels: { severity: 'critical' } }]) },
+      {
+        ...payload('relay-critical', [restart('x', 'node-a')]),
+        alerts: [{ ...restart('x', 'node-a'), labels: { severity: 'critical' } }],
+      },
     ];
     for (const body of bad) {
       const response = await relay.post(CRITICAL, body);

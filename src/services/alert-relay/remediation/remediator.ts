@@ -153,6 +153,8 @@ export class Remediator {
         add(await this.#scaleUp(workload, settings, fingerprint));
       }
     } catch (error) {
+      // The cluster could not be read: forget the occurrence, so Alertmanager's next repeat tries again.
+      this.#seen.release(occurrenceKey(alert));
       add({
         action: 'scale_up',
         result: 'failed',
