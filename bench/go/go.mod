@@ -1,0 +1,3 @@
+module userservice/bench
+
+go 1.19

@@ -1,0 +1,99 @@
+import { median, ratio, round } from './stats.ts';
+
+export const SCENARIOS = ['get-by-id', 'list', 'post'] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+export const STORAGES = ['memory', 'pglite', 'postgres'] as const;
+export type Storage = (typeof STORAGES)[number];
+/** The two baselines serve the same routes over an in-memory map, so their storage is always `memory`. */
+export const BASELINES = { node: 'node-raw', go: 'go' } as const;
+export type ContenderName = 'user-service' | typeof BASELINES.node | typeof BASELINES.go;
+
+/** One measured load run of one contender. */
+export interface Measurement {
+  scenario: ScenarioName;
+  storage: Storage;
+  contender: ContenderName;
+  round: number;
+  req_per_s: number;
+  p50_ms: number;
+  p99_ms: number;
+  /** Peak VmRSS during the run. */
+  rss_mb: number;
+  /** Responses outside 2xx plus socket errors: a run with many is not a valid throughput figure. */
+  failed: number;
+  requests: number;
+}
+
+/** One line of results/latest.json: the median over rounds, with ratios to the baselines of the same run. */
+export interface ScenarioRow {
+  name: ScenarioName;
+  storage: Storage;
+  contender: ContenderName;
+  req_per_s: number;
+  p50_ms: number;
+  p99_ms: number;
+  rss_mb: number;
+  ratio_vs_node: number | null;
+  ratio_vs_go: number | null;
+}
+
+export interface BenchResults {
+  machine: Record<string, unknown>;
+  date: string;
+  scenarios: ScenarioRow[];
+  [extra: string]: unknown;
+}
+
+const CONTENDER_ORDER: ContenderName[] = ['user-service', BASELINES.node, BASELINES.go];
+
+/**
+ * Medians per (scenario, storage, contender) over the rounds; RSS is the peak over every round, as it is a
+ * ceiling. Ratios compare throughput with the baseline's median for the same scenario in the same run.
+ */
+export function aggregate(measurements: readonly Measurement[]): ScenarioRow[] {
+  const groups = new Map<string, Measurement[]>();
+  for (const m of measurements) {
+    const key = `${m.scenario}|${m.storage}|${m.contender}`;
+    groups.set(key, [...(groups.get(key) ?? []), m]);
+  }
+  const rows: ScenarioRow[] = [];
+  for (const runs of groups.values()) {
+    const first = runs[0]!;
+    rows.push({
+      name: first.scenario,
+      storage: first.storage,
+      contender: first.contender,
+      req_per_s: Math.round(median(runs.map((r) => r.req_per_s))),
+      p50_ms: round(median(runs.map((r) => r.p50_ms)), 2),
+      p99_ms: round(median(runs.map((r) => r.p99_ms)), 2),
+      rss_mb: round(Math.max(...runs.map((r) => r.rss_mb)), 1),
+      ratio_vs_node: null,
+      ratio_vs_go: null,
+    });
+  }
+  for (const row of rows) {
+    const baseline = (contender: ContenderName) =>
+      rows.find((r) => r.name === row.name && r.contender === contender)?.req_per_s;
+    row.ratio_vs_node = ratio(row.req_per_s, baseline(BASELINES.node));
+    row.ratio_vs_go = ratio(row.req_per_s, baseline(BASELINES.go));
+  }
+  return rows.sort(
+    (a, b) =>
+      SCENARIOS.indexOf(a.name) - SCENARIOS.indexOf(b.name) ||
+      CONTENDER_ORDER.indexOf(a.contender) - CONTENDER_ORDER.indexOf(b.contender) ||
+      STORAGES.indexOf(a.storage) - STORAGES.indexOf(b.storage),
+  );
+}
+
+/** The keys every scenario entry of latest.json carries, in order. */
+export const ROW_KEYS = [
+  'name',
+  'storage',
+  'contender',
+  'req_per_s',
+  'p50_ms',
+  'p99_ms',
+  'rss_mb',
+  'ratio_vs_node',
+  'ratio_vs_go',
+] as const satisfies readonly (keyof ScenarioRow)[];
