@@ -58,28 +58,6 @@ export const platformConfigProperties = {
     description:
       'This instance is a canary: the `canary` label of every metric, and a field of every log line and span (Kubernetes sets it from the pod label). A request with `x-canary: true` is labelled canary on the HTTP metrics too.',
   }),
-  FAULT_SLOW_RATIO: Type.Number({
-    minimum: 0,
-    maximum: 1,
-    default: 0,
-    reloadable: true,
-    description:
-      'Fault injection for tests: this fraction of API requests is delayed by FAULT_SLOW_MS. Off (0) by default; a WARN at start when on. Reloadable.',
-  }),
-  FAULT_SLOW_MS: Type.Integer({
-    minimum: 0,
-    default: 1_000,
-    reloadable: true,
-    description: 'Fault injection: delay added to a request picked by FAULT_SLOW_RATIO. Reloadable.',
-  }),
-  FAULT_ERROR_RATIO: Type.Number({
-    minimum: 0,
-    maximum: 1,
-    default: 0,
-    reloadable: true,
-    description:
-      'Fault injection for tests: this fraction of API requests fails with a 500 problem (counted as a system error). Off (0) by default. Reloadable.',
-  }),
   READINESS_TIMEOUT_MS: Type.Integer({
     minimum: 1,
     default: 1_000,

@@ -2,6 +2,8 @@ import { Kysely, type KyselyPlugin, PostgresDialect, sql } from 'kysely';
 import type { Logger } from 'pino';
 import { DependencyError } from '../errors/app-error.ts';
 import { reportPool } from '../metrics/db-pool-metrics.ts';
+import { tracedPool } from '../tracing/sql-tracing.ts';
+import { tracingStarted } from '../tracing/tracing-state.ts';
 
 export type DatabaseKind = 'postgres' | 'pglite';
 
@@ -66,7 +68,18 @@ async function openPostgres<DB>(options: DatabaseOptions): Promise<Database<DB>>
   pool.on('error', (error) =>
     options.logger.warn({ error }, 'database connection lost; the pool will reconnect'),
   );
-  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }), plugins: options.plugins ?? [] });
+  const target = new URL(options.url);
+  const queried = tracingStarted()
+    ? tracedPool(pool, {
+        database: decodeURIComponent(target.pathname.slice(1)) || undefined,
+        host: target.hostname || undefined,
+        port: Number(target.port || 5432),
+      })
+    : pool;
+  const db = new Kysely<DB>({
+    dialect: new PostgresDialect({ pool: queried }),
+    plugins: options.plugins ?? [],
+  });
   const stopReporting = reportPool(() => ({
     inUse: pool.totalCount - pool.idleCount,
     idle: pool.idleCount,
@@ -98,7 +111,11 @@ async function openPGlite<DB>(options: DatabaseOptions): Promise<Database<DB>> {
   const embedded = inMemory ? new PGlite() : new PGlite(location);
   await embedded.waitReady;
   const pool = new PGlitePool(embedded);
-  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }), plugins: options.plugins ?? [] });
+  const queried = tracingStarted() ? tracedPool(pool, { database: inMemory ? 'memory' : location }) : pool;
+  const db = new Kysely<DB>({
+    dialect: new PostgresDialect({ pool: queried }),
+    plugins: options.plugins ?? [],
+  });
   // One embedded connection: in use while leased, idle otherwise; callers queue on its mutex.
   const stopReporting = reportPool(() => ({
     inUse: pool.leased,

@@ -1,5 +1,5 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import type { Logger } from 'pino';
+import type { Bindings, ChildLoggerOptions, Logger } from 'pino';
 import type { ErrorObserver } from '../errors/problem-details.ts';
 import type { HealthRegistry } from '../health/health-registry.ts';
 import { registerHealthRoutes } from '../health/health-routes.ts';
@@ -8,6 +8,7 @@ import { HttpMetrics } from '../metrics/http-metrics.ts';
 import { configureMetrics, type MetricsIdentity } from '../metrics/metrics-registry.ts';
 import { registerMetricsRoute } from '../metrics/metrics-route.ts';
 import { newTraceId, traceIdFromTraceparent } from '../tracing/trace-context.ts';
+import type { HttpTracing } from '../tracing/tracing-hooks.ts';
 import { type FaultSettings, installFaultInjection } from './fault-injection.ts';
 import { installProblemHandler } from './problem-handler.ts';
 import { RequestLogController } from './request-log-controller.ts';
@@ -29,6 +30,11 @@ export interface HttpServerOptions {
   metrics?: MetricsIdentity;
   /** Fault injection for monitoring tests, read per request (reloadable); off while both ratios are 0. */
   faults?: () => FaultSettings;
+  /**
+   * When tracing runs: the request id is the server span's trace id, and request log lines take `trace_id` and
+   * `span_id` from the logger's mixin (the active span) instead of a per-request binding.
+   */
+  tracing?: HttpTracing;
 }
 
 const defaultTraceId: NonNullable<HttpServerOptions['traceId']> = (headers) =>
@@ -39,7 +45,11 @@ const defaultTraceId: NonNullable<HttpServerOptions['traceId']> = (headers) =>
  * one log line per request carrying the trace id, health probes. Services add their routes and call listen.
  */
 export async function createHttpServer(options: HttpServerOptions): Promise<FastifyInstance> {
-  const traceId = options.traceId ?? defaultTraceId;
+  const tracing = options.tracing;
+  const traceId = tracing
+    ? (headers: Record<string, string | string[] | undefined>) =>
+        tracing.activeTraceId() ?? (options.traceId ?? defaultTraceId)(headers)
+    : (options.traceId ?? defaultTraceId);
   if (options.metrics) configureMetrics(options.metrics);
   const metrics = options.metrics ? new HttpMetrics({ canary: options.metrics.canary }) : undefined;
   const app = Fastify({
@@ -49,6 +59,16 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
       ...(metrics ? { metrics } : {}),
     }),
     genReqId: (request) => traceId(request.headers),
+    // A traced request's lines get both ids from the logger's mixin; binding trace_id as well would repeat it.
+    ...(tracing
+      ? {
+          childLoggerFactory: (
+            logger: FastifyBaseLogger,
+            bindings: Bindings,
+            childOptions: ChildLoggerOptions,
+          ) => (tracing.activeTraceId() === undefined ? logger.child(bindings, childOptions) : logger),
+        }
+      : {}),
     bodyLimit: options.bodyLimitBytes,
     requestTimeout: options.requestTimeoutMs,
     return503OnClosing: true,
@@ -67,6 +87,13 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
         }
       : (countError ?? onError),
   );
+  if (tracing) {
+    app.addHook('onRequest', (request, _reply, done) => {
+      const route = request.routeOptions.url;
+      if (route !== undefined) tracing.routeMatched(route);
+      done();
+    });
+  }
   if (options.faults) installFaultInjection(app, options.faults);
 
   const jsonParser = app.getDefaultJsonParser('error', 'error');

@@ -1,6 +1,33 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
 import { SystemError } from '../errors/app-error.ts';
+
+/** Keys of a service that offers fault injection; all reloadable, all off by default. */
+export const faultInjectionConfigProperties = {
+  FAULT_SLOW_RATIO: Type.Number({
+    minimum: 0,
+    maximum: 1,
+    default: 0,
+    reloadable: true,
+    description:
+      'Fault injection for tests: this fraction of API requests is delayed by FAULT_SLOW_MS. Off (0) by default; a WARN at start when on. Reloadable.',
+  }),
+  FAULT_SLOW_MS: Type.Integer({
+    minimum: 0,
+    default: 1_000,
+    reloadable: true,
+    description: 'Fault injection: delay added to a request picked by FAULT_SLOW_RATIO. Reloadable.',
+  }),
+  FAULT_ERROR_RATIO: Type.Number({
+    minimum: 0,
+    maximum: 1,
+    default: 0,
+    reloadable: true,
+    description:
+      'Fault injection for tests: this fraction of API requests fails with a 500 problem (counted as a system error). Off (0) by default. Reloadable.',
+  }),
+};
 
 export interface FaultSettings {
   FAULT_SLOW_RATIO: number;

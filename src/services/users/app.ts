@@ -7,6 +7,7 @@ import type { ErrorObserver } from '../../platform/errors/problem-details.ts';
 import type { HealthRegistry } from '../../platform/health/health-registry.ts';
 import { createHttpServer } from '../../platform/http/create-http-server.ts';
 import type { FaultSettings } from '../../platform/http/fault-injection.ts';
+import type { HttpTracing } from '../../platform/tracing/tracing-hooks.ts';
 import { usersRoutes } from './users.routes.ts';
 import { Problem, UserSchema } from './users.schemas.ts';
 import type { UsersService } from './users.service.ts';
@@ -22,6 +23,8 @@ export interface AppDependencies {
   canary?: boolean;
   /** Fault injection for monitoring tests (FAULT_* keys), read per request. */
   faults?: () => FaultSettings;
+  /** Set when tracing runs: request ids and log lines follow the server span. */
+  tracing?: HttpTracing;
   bodyLimitBytes: number;
   requestTimeoutMs: number;
   docsEnabled: boolean;
@@ -47,6 +50,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       canary: deps.canary ?? false,
     },
     ...(deps.faults ? { faults: deps.faults } : {}),
+    ...(deps.tracing ? { tracing: deps.tracing } : {}),
     ...(deps.maxHeaderBytes ? { maxHeaderBytes: deps.maxHeaderBytes } : {}),
     ...(deps.onError ? { onError: deps.onError } : {}),
   });

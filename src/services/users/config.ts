@@ -1,7 +1,9 @@
 import { Type } from 'typebox';
 import { liveConfigProperties } from '../../platform/config/live-config.ts';
 import { platformConfigProperties } from '../../platform/config/platform-config-schema.ts';
+import { faultInjectionConfigProperties } from '../../platform/http/fault-injection.ts';
 import { protectionConfigProperties } from '../../platform/resilience/protection.ts';
+import { tracingConfigProperties } from '../../platform/tracing/tracing-config.ts';
 import { riskConfigProperties } from './risk-client.ts';
 
 export const usersConfigSchema = Type.Object({
@@ -9,6 +11,8 @@ export const usersConfigSchema = Type.Object({
   ...liveConfigProperties,
   ...protectionConfigProperties,
   ...riskConfigProperties,
+  ...faultInjectionConfigProperties,
+  ...tracingConfigProperties,
   SERVICE_NAME: Type.String({
     minLength: 1,
     default: 'user-service',

@@ -1,134 +1,25 @@
-import { Type } from 'typebox';
 import { ConfigError } from '../../platform/config/config-error.ts';
-import { describeConfig } from '../../platform/config/describe-config.ts';
-import { dotenvCascadeSource } from '../../platform/config/dotenv-cascade-source.ts';
-import { environmentSource } from '../../platform/config/environment-source.ts';
-import { openLiveConfig } from '../../platform/config/live-config.ts';
-import { loadConfig } from '../../platform/config/load-config.ts';
-import { HealthRegistry } from '../../platform/health/health-registry.ts';
-import { faultsOn } from '../../platform/http/fault-injection.ts';
-import { Lifecycle } from '../../platform/lifecycle/lifecycle.ts';
-import { createLogger } from '../../platform/logging/logger.ts';
-import { protectionPlugin } from '../../platform/resilience/protection.ts';
-import { buildApp } from './app.ts';
-import { usersConfigSchema } from './config.ts';
-import { riskAdmission } from './risk-admission.ts';
-import { RISK_POLICY_KEYS, RiskClient, riskPolicySettings } from './risk-client.ts';
-import { migrateUsers, openUsersStorage } from './storage.ts';
-import { UsersService } from './users.service.ts';
+import { readBootstrap } from './bootstrap.ts';
 
-/** The composition root: the only module with side effects. Everything it opens, it hands to the lifecycle. */
+/**
+ * Entry point. The HTTP instrumentation patches node:http as Fastify loads it, so tracing has to start before
+ * the service's modules are imported: the identity and tracing keys are read from the local layers, tracing is
+ * started when an endpoint is set (the SDK is not loaded otherwise), and only then is the service loaded.
+ */
 async function main(): Promise<void> {
-  // The logger comes first so the config sources can report; its identity is read from the local layers.
-  const { properties } = usersConfigSchema;
-  const local = await loadConfig(
-    Type.Object({
-      SERVICE_NAME: properties.SERVICE_NAME,
-      APP_VERSION: properties.APP_VERSION,
-      CANARY: properties.CANARY,
-      LOG_LEVEL: properties.LOG_LEVEL,
-    }),
-    [dotenvCascadeSource({ directory: process.cwd(), nodeEnv: process.env.NODE_ENV }), environmentSource()],
-  );
-  const { logger, flush } = createLogger({
-    service: local.values.SERVICE_NAME,
-    version: local.values.APP_VERSION,
-    canary: local.values.CANARY,
-    level: local.values.LOG_LEVEL,
-  });
-  const configStore = await openLiveConfig(usersConfigSchema, { directory: process.cwd(), logger });
-  // Restart-only keys are read from this start-up snapshot; reloadable ones through configStore.values.
-  const config = configStore.values;
-  logger.level = config.LOG_LEVEL;
-  configStore.subscribe(['LOG_LEVEL'], (values) => {
-    logger.level = values.LOG_LEVEL;
-  });
-  logger.info(
-    { config: describeConfig(usersConfigSchema, config, configStore.origins) },
-    'configuration loaded',
-  );
-
-  const lifecycle = new Lifecycle({
-    logger,
-    shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
-    drainDelayMs: config.SHUTDOWN_DELAY_MS,
-    flushLogs: flush,
-  });
-  lifecycle.installProcessHandlers();
-  lifecycle.onShutdown('configuration watch', () => configStore.close());
-  const health = new HealthRegistry({ timeoutMs: config.READINESS_TIMEOUT_MS });
-  lifecycle.onDrain(() => health.markDraining());
-
-  const storage = await openUsersStorage(config, logger, {
-    password: () => configStore.values.DATABASE_PASSWORD,
-  });
-  const { database } = storage;
-  if (database) {
-    lifecycle.onShutdown('database', () => database.close());
-    health.addReadinessCheck({ name: 'database', check: () => database.ping() });
-    if (config.MIGRATE_ON_START) await migrateUsers(database, logger);
-  }
-
-  const risk = config.RISK_SERVICE_URL
-    ? new RiskClient({
-        url: config.RISK_SERVICE_URL,
-        token: config.RISK_SERVICE_TOKEN,
-        logger,
-        settings: riskPolicySettings(config),
+  const local = await readBootstrap();
+  const endpoint = local.OTEL_EXPORTER_OTLP_ENDPOINT;
+  const tracing = endpoint
+    ? (await import('../../platform/tracing/start-tracing.ts')).startTracing({
+        endpoint,
+        sampleRatio: local.OTEL_TRACES_SAMPLER_ARG,
+        service: local.SERVICE_NAME,
+        version: local.APP_VERSION,
+        canary: local.CANARY,
       })
     : undefined;
-  if (risk)
-    configStore.subscribe([...RISK_POLICY_KEYS], (values) => risk.policy.update(riskPolicySettings(values)));
-  const service = new UsersService({
-    repository: storage.repository,
-    idempotencyTtlMs: config.IDEMPOTENCY_TTL_HOURS * 3_600_000,
-    ...(risk ? { admission: riskAdmission(risk, logger) } : {}),
-  });
-  if (faultsOn(config)) {
-    logger.warn(
-      {
-        FAULT_SLOW_RATIO: config.FAULT_SLOW_RATIO,
-        FAULT_SLOW_MS: config.FAULT_SLOW_MS,
-        FAULT_ERROR_RATIO: config.FAULT_ERROR_RATIO,
-      },
-      'fault injection is ON: requests are deliberately slowed or failed (a test setting, never for production)',
-    );
-  }
-  configStore.subscribe(['FAULT_SLOW_RATIO', 'FAULT_SLOW_MS', 'FAULT_ERROR_RATIO'], (values) => {
-    if (faultsOn(values)) logger.warn('fault injection is ON after a configuration reload');
-  });
-  const app = await buildApp({
-    logger,
-    health,
-    service,
-    version: config.APP_VERSION,
-    serviceName: config.SERVICE_NAME,
-    canary: config.CANARY,
-    faults: () => configStore.values,
-    bodyLimitBytes: config.BODY_LIMIT_BYTES,
-    requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
-    docsEnabled: config.DOCS_ENABLED,
-    slowRequestMs: () => configStore.values.SLOW_REQUEST_MS,
-    maxHeaderBytes: config.HEADER_LIMIT_BYTES,
-    plugins: [protectionPlugin(() => configStore.values)],
-  });
-  lifecycle.onShutdown('http server', () => {
-    logger.info('stopped accepting connections; waiting for in-flight requests');
-    return app.close();
-  });
-
-  await app.listen({ host: config.HOST, port: config.PORT });
-  configStore.watch(config.CONFIG_POLL_INTERVAL_MS);
-  health.markStarted();
-  const address = app.server.address();
-  logger.info(
-    {
-      port: typeof address === 'object' && address ? address.port : config.PORT,
-      storage: database?.kind ?? 'memory',
-      startup_ms: Math.round(performance.now()),
-    },
-    'ready to serve',
-  );
+  const { runUsersService } = await import('./composition-root.ts');
+  await runUsersService({ local, tracing });
 }
 
 main().catch((error: unknown) => {

@@ -1,0 +1,90 @@
+import { context, trace } from '@opentelemetry/api';
+import { getRPCMetadata, RPCType } from '@opentelemetry/core';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { registerInstrumentations } from '@opentelemetry/instrumentation';
+import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
+import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import {
+  BatchSpanProcessor,
+  NodeTracerProvider,
+  ParentBasedSampler,
+  TraceIdRatioBasedSampler,
+} from '@opentelemetry/sdk-trace-node';
+import {
+  ATTR_HTTP_ROUTE,
+  ATTR_SERVICE_NAME,
+  ATTR_SERVICE_VERSION,
+} from '@opentelemetry/semantic-conventions';
+import type { Tracing } from './tracing-hooks.ts';
+import { markTracingStarted } from './tracing-state.ts';
+
+export interface TracingOptions {
+  /** OTLP/HTTP base URL; spans go to `${endpoint}/v1/traces`. */
+  endpoint: string;
+  /** Share of new traces recorded; requests with a sampled parent are always recorded. */
+  sampleRatio: number;
+  service: string;
+  version: string;
+  canary: boolean;
+}
+
+const NO_FIELDS: Record<string, string> = {};
+
+/** Paths that are not traced: probes and scrapes would be most of the spans and tell nothing. */
+const UNTRACED_PATHS = new Set(['/healthz', '/readyz', '/startupz', '/metrics']);
+
+/**
+ * Starts the OpenTelemetry SDK: W3C trace context in and out, spans for incoming HTTP (node:http, under Fastify)
+ * and outgoing HTTP (fetch/undici), exported in batches as OTLP JSON. Must run before Fastify is loaded, because
+ * the HTTP instrumentation patches node:http when it is required. SQL spans are made by the database layer.
+ */
+export function startTracing(options: TracingOptions): Tracing {
+  const provider = new NodeTracerProvider({
+    resource: resourceFromAttributes({
+      [ATTR_SERVICE_NAME]: options.service,
+      [ATTR_SERVICE_VERSION]: options.version,
+      canary: options.canary,
+    }),
+    sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(options.sampleRatio) }),
+    spanProcessors: [
+      new BatchSpanProcessor(
+        new OTLPTraceExporter({ url: `${options.endpoint.replace(/\/+$/, '')}/v1/traces` }),
+      ),
+    ],
+  });
+  // Registers the AsyncLocalStorage context manager and the W3C traceparent/baggage propagator.
+  provider.register();
+  registerInstrumentations({
+    tracerProvider: provider,
+    instrumentations: [
+      new HttpInstrumentation({
+        ignoreIncomingRequestHook: (request) => UNTRACED_PATHS.has((request.url ?? '').split('?')[0] ?? ''),
+        // Background calls (config centre polls, Vault renewals) would each start a trace of their own.
+        requireParentforOutgoingSpans: true,
+      }),
+      new UndiciInstrumentation({ requireParentforSpans: true }),
+    ],
+  });
+  markTracingStarted();
+
+  return {
+    http: {
+      activeTraceId: () => trace.getSpan(context.active())?.spanContext().traceId,
+      routeMatched(route) {
+        const metadata = getRPCMetadata(context.active());
+        if (metadata?.type === RPCType.HTTP) {
+          metadata.route = route;
+          metadata.span.setAttribute(ATTR_HTTP_ROUTE, route);
+        }
+      },
+    },
+    logFields() {
+      const span = trace.getSpan(context.active());
+      if (span === undefined) return NO_FIELDS;
+      const ids = span.spanContext();
+      return { trace_id: ids.traceId, span_id: ids.spanId };
+    },
+    shutdown: () => provider.shutdown(),
+  };
+}
