@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 
 /**
@@ -101,4 +102,14 @@ export function findSharedQueries(
     }
   }
   return { uses, rest };
+}
+
+// `node deploy/monitoring/queries.ts NAME SELECTOR WINDOW` prints a rendering, to paste into a copy.
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const [name, selector = '', window = '5m'] = process.argv.slice(2);
+  if (!name) {
+    console.error(`usage: queries.ts NAME [SELECTOR] [WINDOW]; names: ${queryNames().join(', ')}`);
+    process.exit(2);
+  }
+  console.log(renderQuery(name, { selector, window }));
 }

@@ -88,6 +88,13 @@ describe('alert rules', () => {
     }
   });
 
+  test('every alert has a section in runbooks.md', () => {
+    const runbooks = readFileSync(join(MONITORING, 'runbooks.md'), 'utf8');
+    for (const alert of Object.keys(CONTRACT_ALERTS)) {
+      assert.match(runbooks, new RegExp(`^## ${alert}$`, 'm'), `runbooks.md has no section for ${alert}`);
+    }
+  });
+
   test('the pod restart alert is joined to kube_pod_info for the node', () => {
     const rule = rules().find((candidate) => candidate.alert === 'PodRestartingTooOften')!;
     assert.match(rule.expr, /increase\(kube_pod_container_status_restarts_total\[15m\]\) > 5/);
