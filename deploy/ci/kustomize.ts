@@ -152,3 +152,15 @@ export function imageTag(image: string): string {
   if (image.includes('@')) return colon === -1 ? '' : lastSegment.slice(colon + 1);
   return colon === -1 ? 'latest' : lastSegment.slice(colon + 1);
 }
+
+/** https://<host><prefix> of a render's Ingress (http without TLS), the prefix being the literal start of its path. */
+export function publicUrlOf(objects: K8sObject[]): string {
+  const ingress = objects.find((object) => object.kind === 'Ingress');
+  if (!ingress) throw new Error('no Ingress in the manifests; pass --base-url');
+  const rule = ingress.spec.rules[0];
+  const prefix = /^[^()[\]*?+$|\\]*/.exec(rule.http.paths[0].path)![0].replace(/\/$/, '');
+  const tls = (ingress.spec.tls ?? []).some((entry: { hosts?: string[] }) =>
+    entry.hosts?.includes(rule.host),
+  );
+  return `${tls ? 'https' : 'http'}://${rule.host}${prefix}`;
+}

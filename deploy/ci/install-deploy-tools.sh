@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Pipeline step (npm run deploy:tools): kubectl (with its built-in kustomize) and the Argo Rollouts kubectl plugin,
+# pinned, checked against their published SHA-256 sums, into TOOLS_DIR (default ~/.local/bin, put on PATH).
+# A tool already on PATH at the pinned version is kept.
+set -euo pipefail
+kubectl_version="${KUBECTL_VERSION:-v1.32.4}"
+rollouts_version="${ARGO_ROLLOUTS_VERSION:-v1.8.3}"
+dir="${TOOLS_DIR:-$HOME/.local/bin}"
+mkdir -p "$dir"
+arch=$(uname -m); case "$arch" in x86_64) arch=amd64 ;; aarch64|arm64) arch=arm64 ;; esac
+
+if ! command -v curl >/dev/null && command -v apt-get >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends curl ca-certificates >/dev/null
+fi
+
+fetch() { # url file
+  curl -fsSL --retry 3 -o "$2" "$1"
+}
+
+if ! command -v kubectl >/dev/null || ! kubectl version --client 2>/dev/null | grep -q "Client Version: ${kubectl_version}"; then
+  fetch "https://dl.k8s.io/release/${kubectl_version}/bin/linux/${arch}/kubectl" "$dir/kubectl"
+  echo "$(fetch "https://dl.k8s.io/release/${kubectl_version}/bin/linux/${arch}/kubectl.sha256" /dev/stdout)  $dir/kubectl" | sha256sum -c -
+  chmod +x "$dir/kubectl"
+fi
+if ! command -v kubectl-argo-rollouts >/dev/null; then
+  base="https://github.com/argoproj/argo-rollouts/releases/download/${rollouts_version}"
+  fetch "$base/kubectl-argo-rollouts-linux-${arch}" "$dir/kubectl-argo-rollouts"
+  fetch "$base/kubectl-argo-rollouts-checksums.txt" "$dir/.rollouts-checksums"
+  expected=$(grep " kubectl-argo-rollouts-linux-${arch}\$" "$dir/.rollouts-checksums" | cut -d' ' -f1)
+  echo "${expected}  $dir/kubectl-argo-rollouts" | sha256sum -c -
+  rm -f "$dir/.rollouts-checksums"
+  chmod +x "$dir/kubectl-argo-rollouts"
+fi
+echo "deploy tools in $dir: $("$dir/kubectl" version --client 2>/dev/null | head -n 1 || kubectl version --client | head -n 1)"

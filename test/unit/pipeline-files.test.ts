@@ -1,0 +1,313 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { parse } from 'yaml';
+import { REPO_ROOT } from '../support/kubernetes-manifests.ts';
+
+// The three pipelines must call the same npm scripts, in the same order of stages, and only scripts that exist.
+
+/** Stages in order; a stage is the npm scripts it runs (`ci` is `npm ci`). */
+const STAGES: { name: string; scripts: string[] }[] = [
+  { name: 'install', scripts: ['ci'] },
+  { name: 'lint + type-check', scripts: ['lint', 'typecheck'] },
+  { name: 'unit and integration tests', scripts: ['test:unit', 'test:integration'] },
+  { name: 'audit + SBOM', scripts: ['audit:prod', 'sbom'] },
+  { name: 'image build', scripts: ['image:build'] },
+  { name: 'Trivy gate', scripts: ['image:scan'] },
+  { name: 'push', scripts: ['image:push'] },
+  { name: 'deploy', scripts: ['deploy'] },
+  { name: 'verify', scripts: ['deploy:verify'] },
+];
+const NPM_COMMANDS = new Set(['ci', 'test', 'install']);
+
+interface Call {
+  script: string;
+  command: string;
+  /** A job (GitLab, GitHub) or stage (Jenkins). */
+  unit: string;
+  /** Order of the call inside its unit. */
+  position: number;
+}
+
+interface Pipeline {
+  calls: Call[];
+  /** Whether `a` is guaranteed to have run before `b` starts. */
+  before(a: Call, b: Call): boolean;
+  /** Whether `a` and `b` run side by side. */
+  parallel(a: Call, b: Call): boolean;
+}
+
+function npmCalls(command: string, unit: string, start: number): Call[] {
+  const calls: Call[] = [];
+  for (const match of command.matchAll(
+    /\bnpm\s+(?:run(?:-script)?\s+(?:-s\s+)?([\w:.-]+)|(ci|test|install)\b)/g,
+  )) {
+    calls.push({
+      script: match[1] ?? match[2]!,
+      command: command.slice(match.index),
+      unit,
+      position: start + calls.length,
+    });
+  }
+  return calls;
+}
+
+function lines(value: unknown): string[] {
+  if (value === undefined || value === null) return [];
+  return (Array.isArray(value) ? value : [value]).map(String);
+}
+
+/** Closure of a dependency map: everything a unit waits for, directly or not. */
+function closure(graph: Map<string, string[]>, unit: string, seen = new Set<string>()): Set<string> {
+  for (const dependency of graph.get(unit) ?? []) {
+    if (seen.has(dependency)) continue;
+    seen.add(dependency);
+    closure(graph, dependency, seen);
+  }
+  return seen;
+}
+
+type Job = Record<string, unknown> & {
+  stage?: string;
+  needs?: (string | { job: string })[];
+  extends?: string | string[];
+};
+
+export function parseGitlab(text: string): Pipeline {
+  const document = parse(text) as Record<string, unknown>;
+  const stages = (document.stages as string[]) ?? ['build', 'test', 'deploy'];
+  const reserved = new Set([
+    'stages',
+    'variables',
+    'workflow',
+    'default',
+    'include',
+    'image',
+    'services',
+    'cache',
+  ]);
+  const defaults = (document.default ?? {}) as Job;
+  const resolve = (job: Job): Job => {
+    const parents = lines(job.extends).map((name) => resolve(document[name] as Job));
+    return Object.assign({}, ...parents, job);
+  };
+  const jobs = new Map<string, Job>();
+  for (const [name, value] of Object.entries(document))
+    if (!reserved.has(name) && !name.startsWith('.') && value && typeof value === 'object')
+      jobs.set(name, resolve(value as Job));
+  const graph = new Map<string, string[]>();
+  const calls: Call[] = [];
+  for (const [name, job] of jobs) {
+    const stageIndex = stages.indexOf(job.stage ?? 'test');
+    const needs = job.needs?.map((need) => (typeof need === 'string' ? need : need.job));
+    graph.set(
+      name,
+      needs ??
+        [...jobs].filter(([, other]) => stages.indexOf(other.stage ?? 'test') < stageIndex).map(([n]) => n),
+    );
+    const commands = [...lines(job.before_script ?? defaults.before_script), ...lines(job.script)];
+    for (const command of commands) calls.push(...npmCalls(command, name, calls.length));
+  }
+  return {
+    calls,
+    before: (a, b) => (a.unit === b.unit ? a.position < b.position : closure(graph, b.unit).has(a.unit)),
+    parallel: (a, b) =>
+      a.unit !== b.unit && !closure(graph, a.unit).has(b.unit) && !closure(graph, b.unit).has(a.unit),
+  };
+}
+
+export function parseGithub(text: string, reusable: (path: string) => string): Pipeline {
+  const workflow = parse(text) as {
+    jobs: Record<string, { needs?: string | string[]; steps?: { run?: string }[]; uses?: string }>;
+  };
+  const graph = new Map<string, string[]>();
+  const calls: Call[] = [];
+  for (const [name, job] of Object.entries(workflow.jobs)) {
+    graph.set(name, lines(job.needs));
+    let steps = job.steps ?? [];
+    if (job.uses?.startsWith('./')) {
+      // A reusable workflow in this repo: its jobs' steps run as part of this job.
+      const called = parse(reusable(job.uses)) as { jobs: Record<string, { steps?: { run?: string }[] }> };
+      steps = Object.values(called.jobs).flatMap((calledJob) => calledJob.steps ?? []);
+    }
+    for (const step of steps) calls.push(...npmCalls(step.run ?? '', name, calls.length));
+  }
+  return {
+    calls,
+    before: (a, b) => (a.unit === b.unit ? a.position < b.position : closure(graph, b.unit).has(a.unit)),
+    parallel: (a, b) =>
+      a.unit !== b.unit && !closure(graph, a.unit).has(b.unit) && !closure(graph, b.unit).has(a.unit),
+  };
+}
+
+/** The span of a `{ ... }` block opened at `open`. */
+function blockEnd(text: string, open: number): number {
+  let depth = 0;
+  for (let index = open; index < text.length; index++) {
+    if (text[index] === '{') depth++;
+    else if (text[index] === '}' && --depth === 0) return index;
+  }
+  return text.length;
+}
+
+export function parseJenkinsfile(text: string): Pipeline {
+  const calls: Call[] = [];
+  const stageStarts = [...text.matchAll(/stage\(\s*'([^']+)'\s*\)/g)].map((match) => ({
+    name: match[1]!,
+    at: match.index,
+  }));
+  const stageAt = (at: number) => stageStarts.filter((stage) => stage.at < at).at(-1)?.name ?? '(none)';
+  for (const match of text.matchAll(/\bsh\s+(?:'''([\s\S]*?)'''|"""([\s\S]*?)"""|'([^']*)'|"([^"]*)")/g)) {
+    const command = match[1] ?? match[2] ?? match[3] ?? match[4] ?? '';
+    for (const call of npmCalls(command, stageAt(match.index), match.index)) calls.push(call);
+  }
+  const parallelBlocks = [...text.matchAll(/\bparallel\s*\{/g)].map((match) => {
+    const open = match.index + match[0].length - 1;
+    return { start: open, end: blockEnd(text, open) };
+  });
+  return {
+    calls,
+    before: (a, b) => a.position < b.position,
+    parallel: (a, b) =>
+      a.unit !== b.unit &&
+      parallelBlocks.some((block) =>
+        [a, b].every((call) => call.position > block.start && call.position < block.end),
+      ),
+  };
+}
+
+/** Every problem of a pipeline: unknown scripts, missing or misordered stages, tests not in parallel. */
+export function pipelineProblems(pipeline: Pipeline, scripts: Set<string>): string[] {
+  const problems: string[] = [];
+  for (const call of pipeline.calls)
+    if (!NPM_COMMANDS.has(call.script) && !scripts.has(call.script))
+      problems.push(`calls npm script "${call.script}", which package.json lacks (${call.unit})`);
+  // A dry-run deploy only renders manifests for review; it may run anywhere.
+  const callsOf = (script: string) =>
+    pipeline.calls.filter(
+      (call) => call.script === script && !/^npm run deploy .*--dry-run/.test(call.command.split('\n')[0]!),
+    );
+  for (const stage of STAGES)
+    for (const script of stage.scripts)
+      if (callsOf(script).length === 0) problems.push(`misses stage ${stage.name}: no npm ${script}`);
+  for (let index = 1; index < STAGES.length; index++) {
+    for (const earlier of STAGES[index - 1]!.scripts)
+      for (const later of STAGES[index]!.scripts) {
+        const laterCalls = callsOf(later);
+        // Every run of the later stage must come after some run of the earlier one.
+        if (laterCalls.length === 0 || callsOf(earlier).length === 0) continue;
+        for (const call of laterCalls)
+          if (!callsOf(earlier).some((first) => pipeline.before(first, call)))
+            problems.push(`${later} (${call.unit}) does not wait for ${earlier}`);
+      }
+  }
+  const parallelTests = callsOf('test:unit').some((unit) =>
+    callsOf('test:integration').some((integration) => pipeline.parallel(unit, integration)),
+  );
+  if (!parallelTests) problems.push('unit and integration tests do not run in parallel');
+  const deploys = callsOf('deploy');
+  if (
+    !deploys.some(
+      (call) =>
+        /--env\s+\S+/.test(call.command) &&
+        /--version\s+\S+/.test(call.command) &&
+        !call.command.includes('--dry-run'),
+    )
+  )
+    problems.push('no deploy call with --env and --version that applies (without --dry-run)');
+  return [...new Set(problems)];
+}
+
+const packageScripts = new Set(
+  Object.keys(
+    (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: object }).scripts,
+  ),
+);
+const read = (path: string) => readFileSync(join(REPO_ROOT, path), 'utf8');
+
+describe('CI/CD pipeline files', () => {
+  it('.gitlab-ci.yml calls existing npm scripts through every stage, in order', () => {
+    assert.deepEqual(pipelineProblems(parseGitlab(read('.gitlab-ci.yml')), packageScripts), []);
+  });
+
+  it('.github/workflows/ci.yml (with deploy.yml) calls existing npm scripts through every stage, in order', () => {
+    const pipeline = parseGithub(read('.github/workflows/ci.yml'), (path) => read(path));
+    assert.deepEqual(pipelineProblems(pipeline, packageScripts), []);
+  });
+
+  it('Jenkinsfile calls existing npm scripts through every stage, in order', () => {
+    assert.deepEqual(pipelineProblems(parseJenkinsfile(read('Jenkinsfile')), packageScripts), []);
+  });
+
+  it('each pipeline takes DEPLOY_ENV and APP_VERSION, the version defaulting to the tag, else latest', () => {
+    const gitlab = read('.gitlab-ci.yml');
+    assert.match(gitlab, /APP_VERSION="\$\{APP_VERSION:-\$\{CI_COMMIT_TAG:-latest\}\}"/);
+    const github = read('.github/workflows/ci.yml');
+    assert.match(
+      github,
+      /APP_VERSION: \$\{\{ inputs\.app_version \|\| \(github\.ref_type == 'tag' && github\.ref_name\) \|\| 'latest' \}\}/,
+    );
+    const jenkins = read('Jenkinsfile');
+    assert.match(jenkins, /APP_VERSION = "\$\{params\.APP_VERSION \?: \(env\.TAG_NAME \?: 'latest'\)\}"/);
+    for (const text of [gitlab, github, jenkins]) assert.match(text, /DEPLOY_ENV/);
+  });
+
+  it('tags deploy (staging, then prod by hand) and pushes to main deploy to dev', () => {
+    const gitlab = parse(read('.gitlab-ci.yml')) as Record<
+      string,
+      { rules?: { if?: string; when?: string; variables?: Record<string, string> }[] }
+    >;
+    const deployEnvFor = (job: string) =>
+      gitlab[job]?.rules?.map((rule) => [rule.if, rule.variables?.DEPLOY_ENV, rule.when]);
+    assert.deepEqual(deployEnvFor('deploy-dev'), [
+      ['$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH && $CI_PIPELINE_SOURCE == "push"', 'dev', undefined],
+    ]);
+    assert.deepEqual(deployEnvFor('deploy-staging'), [['$CI_COMMIT_TAG', 'staging', undefined]]);
+    assert.deepEqual(deployEnvFor('deploy-prod'), [['$CI_COMMIT_TAG', 'prod', 'manual']]);
+
+    const github = parse(read('.github/workflows/ci.yml')) as {
+      on: { push: { branches: string[]; tags: string[] } };
+      jobs: Record<string, { if?: string; with?: Record<string, string> }>;
+    };
+    assert.deepEqual(github.on.push.branches, ['main']);
+    assert.deepEqual(github.on.push.tags, ['v*']);
+    assert.match(
+      github.jobs.deploy!.if!,
+      /github\.ref_type == 'tag' \|\| github\.ref == 'refs\/heads\/main'/,
+    );
+    assert.equal(
+      github.jobs.deploy!.with!.deploy_env,
+      `$\{{ inputs.deploy_env || (github.ref_type == 'tag' && 'staging') || 'dev' }}`,
+    );
+    assert.equal(github.jobs['deploy-prod']!.with!.deploy_env, 'prod');
+
+    const jenkins = read('Jenkinsfile');
+    assert.match(
+      jenkins,
+      /DEPLOY_ENV = "\$\{params\.DEPLOY_ENV \?: \(env\.TAG_NAME \? 'staging' : \(env\.BRANCH_NAME == 'main' \? 'dev' : ''\)\)\}"/,
+    );
+    assert.match(jenkins, /stage\('deploy'\) \{\s*when \{ anyOf \{ buildingTag\(\); branch 'main'/);
+    assert.match(jenkins, /stage\('deploy prod'\) \{\s*when \{ buildingTag\(\) \}\s*steps \{\s*input /);
+  });
+
+  it('the checks catch a missing stage, an unknown script, a wrong order and serial tests', () => {
+    const broken = read('Jenkinsfile')
+      .replace("sh 'npm run lint'", "sh 'npm run lintt'")
+      .replace("sh 'npm run image:push'", "sh 'echo no push'")
+      .replace(/parallel \{(\s*stage\('unit'\))/, 'stages {$1');
+    const problems = pipelineProblems(parseJenkinsfile(broken), packageScripts).join('\n');
+    assert.match(problems, /"lintt", which package.json lacks/);
+    assert.match(problems, /misses stage push: no npm image:push/);
+    assert.match(problems, /unit and integration tests do not run in parallel/);
+
+    const reordered = read('.gitlab-ci.yml').replace(
+      'needs: [push]\n  environment:',
+      'needs: [install]\n  environment:',
+    );
+    assert.match(
+      pipelineProblems(parseGitlab(reordered), packageScripts).join('\n'),
+      /deploy \(deploy-dev\) does not wait for image:push/,
+    );
+  });
+});
