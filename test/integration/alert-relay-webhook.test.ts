@@ -268,9 +268,9 @@ describe('alert relay over real HTTP (Aliyun SMS, remediation on)', () => {
       mean_seconds: 240,
     });
     const metrics = await (await fetch(`${relay.url}/metrics`)).text();
-    assert.match(metrics, /alert_mttr_seconds_count\{alertname="PodRestartingTooOften"\} 1/);
-    assert.match(metrics, /remediations_total\{action="scale_up",result="success"\} \d+/);
-    assert.match(metrics, /remediations_total\{action="cordon",result="success"\} 1/);
+    assert.match(metrics, /alert_mttr_seconds_count\{[^}]*alertname="PodRestartingTooOften"[^}]*\} 1/);
+    assert.match(metrics, /remediations_total\{[^}]*action="scale_up",result="success"[^}]*\} \d+/);
+    assert.match(metrics, /remediations_total\{[^}]*action="cordon",result="success"[^}]*\} 1/);
   });
 
   test('WeChat rate-limit answers are retried with backoff; a dead channel answers 503 and its breaker opens', async () => {

@@ -55,6 +55,7 @@ export async function startRelay(
     logger,
     health: new HealthRegistry({ timeoutMs: 1_000 }),
     ...components,
+    metrics: { service: 'alert-relay', version: 'test', canary: false },
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.server.address() as { port: number };

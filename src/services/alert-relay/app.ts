@@ -1,9 +1,9 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { register } from 'prom-client';
 import type { HealthRegistry } from '../../platform/health/health-registry.ts';
 import { createHttpServer } from '../../platform/http/create-http-server.ts';
+import type { MetricsIdentity } from '../../platform/metrics/metrics-registry.ts';
 import type { MttrTracker } from './mttr.ts';
 import type { NotificationDispatcher } from './notification-dispatcher.ts';
 import { relayRoutes } from './relay.routes.ts';
@@ -19,7 +19,9 @@ export interface RelayAppDependencies {
   /** Alertmanager groups up to `max_alerts` alerts per POST; 1 MiB holds about a thousand. */
   bodyLimitBytes?: number;
   requestTimeoutMs?: number;
-  /** Platform plugins (metrics, tracing) registered before the routes, in order. */
+  /** GET /metrics (HTTP RED, runtime, the relay's own counters) under these default labels. */
+  metrics: MetricsIdentity;
+  /** Platform plugins registered before the routes, in order. */
   plugins?: ((app: FastifyInstance) => Promise<void> | void)[];
 }
 
@@ -31,14 +33,9 @@ export async function buildRelayApp(deps: RelayAppDependencies): Promise<Fastify
     bodyLimitBytes: deps.bodyLimitBytes ?? 1_048_576,
     requestTimeoutMs: deps.requestTimeoutMs ?? 30_000,
     slowRequestMs: () => 5_000,
+    metrics: deps.metrics,
   });
   for (const plugin of deps.plugins ?? []) await plugin(app);
-  // The platform's metrics plugin serves /metrics when it is registered; until then the relay serves the registry.
-  if (!app.hasRoute({ method: 'GET', url: '/metrics' })) {
-    app.get('/metrics', { schema: { hide: true } }, async (_request, reply) =>
-      reply.type(register.contentType).send(await register.metrics()),
-    );
-  }
   await app.withTypeProvider<TypeBoxTypeProvider>().register(relayRoutes, {
     webhookToken: deps.webhookToken,
     dispatcher: deps.dispatcher,

@@ -70,6 +70,7 @@ async function main(): Promise<void> {
     logger,
     health,
     ...components,
+    metrics: { service: config.SERVICE_NAME, version: config.APP_VERSION, canary: config.CANARY },
     requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
   });
   lifecycle.onShutdown('http server', () => app.close());

@@ -1,4 +1,5 @@
-import { Histogram, register } from 'prom-client';
+import type { Histogram } from 'prom-client';
+import { sharedHistogram } from '../../platform/metrics/metrics-registry.ts';
 import { occurrenceKey, type WebhookAlert } from './alertmanager-payload.ts';
 import { ExpiringSet } from './expiring-set.ts';
 
@@ -6,14 +7,12 @@ import { ExpiringSet } from './expiring-set.ts';
 export const MTTR_BUCKETS = [5, 15, 30, 60, 120, 300, 600, 900, 1_800, 3_600, 7_200, 14_400, 43_200, 86_400];
 
 function mttrHistogram(): Histogram<'alertname'> {
-  const existing = register.getSingleMetric('alert_mttr_seconds');
-  if (existing) return existing as Histogram<'alertname'>;
-  return new Histogram({
-    name: 'alert_mttr_seconds',
-    help: 'Time from an alert starting (startsAt) to its resolution (endsAt), per alert name.',
-    labelNames: ['alertname'],
-    buckets: MTTR_BUCKETS,
-  });
+  return sharedHistogram(
+    'alert_mttr_seconds',
+    'Time from an alert starting (startsAt) to its resolution (endsAt), per alert name.',
+    ['alertname'],
+    MTTR_BUCKETS,
+  );
 }
 
 export interface MttrSummaryEntry {
