@@ -195,7 +195,7 @@ describe('shared queries and dashboard against a real Prometheus', { skip: prome
 
   test('the load was answered: every request got an HTTP response', () => {
     for (const instance of instances) {
-      assert.ok(instance.sent > 500, `${instance.job}: only ${instance.sent} requests`);
+      assert.ok(instance.sent > 200, `${instance.job}: only ${instance.sent} requests`);
       assert.deepEqual(instance.transportErrors.slice(0, 3), [], `${instance.job} lost requests`);
     }
   });
