@@ -15,6 +15,7 @@ import {
   BASELINES,
   type BenchResults,
   type ContenderName,
+  IMAGE_FLAGS_CONTENDER,
   type Measurement,
   type Storage,
 } from './lib/results.ts';
@@ -31,6 +32,14 @@ const exec = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '..');
 const NODE = process.execPath;
 const SEED_USERS = 100;
+/** The container image's NODE_OPTIONS, read from deploy/docker/Dockerfile so the two cannot drift. */
+const IMAGE_NODE_OPTIONS = (
+  /NODE_OPTIONS="([^"]*)"/.exec(
+    await readFile(join(ROOT, 'deploy/docker/Dockerfile'), 'utf8').catch(() => ''),
+  )?.[1] ?? ''
+)
+  .split(/\s+/)
+  .filter(Boolean);
 const options = parseOptions(process.argv.slice(2));
 const notes: string[] = [];
 
@@ -128,16 +137,20 @@ interface Contender {
 
 function contenders(goBinary: string | undefined, postgresUrl: string | undefined): Contender[] {
   const list: Contender[] = [];
-  const serviceArgs = [...options.nodeOptions, join(ROOT, 'dist/users/main.mjs')];
-  const service = (storage: Storage, freshStorage: (round: number) => Promise<string>): Contender => ({
-    contender: 'user-service',
+  const service = (
+    storage: Storage,
+    freshStorage: (round: number) => Promise<string>,
+    contender: ContenderName = 'user-service',
+    nodeFlags: readonly string[] = options.nodeOptions,
+  ): Contender => ({
+    contender,
     storage,
     freshStorage,
     start: async (databaseUrl) => {
       const port = await freePort();
       return startServer({
         command: NODE,
-        args: serviceArgs,
+        args: [...nodeFlags, join(ROOT, 'dist/users/main.mjs')],
         env: serviceEnv(port, databaseUrl),
         cwd: work,
         port,
@@ -147,6 +160,8 @@ function contenders(goBinary: string | undefined, postgresUrl: string | undefine
   });
   for (const storage of options.storages) {
     if (storage === 'memory') list.push(service('memory', async () => 'memory://'));
+    if (storage === 'memory' && options.imageFlags)
+      list.push(service('memory', async () => 'memory://', IMAGE_FLAGS_CONTENDER, IMAGE_NODE_OPTIONS));
     if (storage === 'pglite')
       list.push(service('pglite', async (r) => `pglite://${await mkdtemp(join(work, `pglite-${r}-`))}`));
     if (storage === 'postgres' && postgresUrl) {
@@ -196,9 +211,9 @@ async function seed(url: string, round: number): Promise<string[]> {
 }
 
 /** Spawn-to-ready of the user-service, interleaved across storages; the first start of each is not counted. */
-async function measureStartup(list: Contender[]): Promise<Partial<Record<Storage, number>>> {
-  const services = list.filter((c) => c.contender === 'user-service');
-  const samples = new Map<Storage, number[]>();
+async function measureStartup(list: Contender[]): Promise<Record<string, number>> {
+  const services = list.filter((c) => c.contender !== BASELINES.node && c.contender !== BASELINES.go);
+  const samples = new Map<string, number[]>();
   // Storage is made once and the uncounted first start initialises it (PGlite directory, PostgreSQL migrations):
   // the counted samples are restarts, as a pod's are.
   const urls = new Map<Contender, string>();
@@ -207,10 +222,11 @@ async function measureStartup(list: Contender[]): Promise<Partial<Record<Storage
     for (const c of services) {
       const server = await c.start(urls.get(c)!);
       await server.stop();
-      if (run > 0) samples.set(c.storage, [...(samples.get(c.storage) ?? []), server.readyMs]);
+      const key = c.contender === IMAGE_FLAGS_CONTENDER ? `${c.storage} with image flags` : c.storage;
+      if (run > 0) samples.set(key, [...(samples.get(key) ?? []), server.readyMs]);
     }
   }
-  const result: Partial<Record<Storage, number>> = {};
+  const result: Record<string, number> = {};
   for (const [storage, values] of samples) {
     result[storage] = round(median(values), 1);
     console.log(
@@ -225,7 +241,7 @@ async function main(): Promise<void> {
   sink = await startOtlpSink();
   const list = contenders(goBinary, postgresUrl);
   console.log(
-    `contenders: ${list.map((c) => `${c.contender}${c.contender === 'user-service' ? `/${c.storage}` : ''}`).join(', ')}; ` +
+    `contenders: ${list.map(label).join(', ')}; ` +
       `load: ${useWrk ? 'wrk -t1' : 'autocannon'} -c${options.connections}, ${options.warmupS} s warm-up + ${options.durationS} s x ${options.rounds} rounds`,
   );
 
@@ -295,7 +311,7 @@ async function main(): Promise<void> {
 }
 
 function label(c: Contender): string {
-  return c.contender === 'user-service' ? `user-service/${c.storage}` : c.contender;
+  return c.contender.startsWith('user-service') ? `${c.contender}/${c.storage}` : c.contender;
 }
 
 async function metricsSummary(url: string, storage: Storage): Promise<string> {
@@ -312,7 +328,7 @@ async function metricsSummary(url: string, storage: Storage): Promise<string> {
 
 async function report(
   measurements: Measurement[],
-  startupMs: Partial<Record<Storage, number>>,
+  startupMs: Record<string, number>,
   metrics: string[],
   list: Contender[],
 ): Promise<void> {

@@ -1,4 +1,4 @@
-import { BASELINES, type ScenarioRow, type Storage } from './results.ts';
+import { BASELINES, type ScenarioRow } from './results.ts';
 
 export interface BudgetLine {
   budget: string;
@@ -8,8 +8,8 @@ export interface BudgetLine {
 
 export interface BudgetInputs {
   rows: readonly ScenarioRow[];
-  /** Median spawn-to-/readyz-200 time per storage of the user-service. */
-  startupMs: Partial<Record<Storage, number>>;
+  /** Median spawn-to-/readyz-200 time of the user-service, by storage (and flags). */
+  startupMs: Record<string, number>;
   connections: number;
 }
 

@@ -14,6 +14,8 @@ export interface BenchOptions {
   build: boolean;
   /** Extra Node flags for the user-service, e.g. the image's `--max-old-space-size=80 --enable-source-maps`. */
   nodeOptions: string[];
+  /** Also run the bundle with the image's NODE_OPTIONS (memory:// only), as contender user-service+image-flags. */
+  imageFlags: boolean;
   outDir: string;
 }
 
@@ -29,6 +31,7 @@ export const USAGE = `npm run bench -- [options]
   --sample-ratio R    trace sampling ratio for the user-service (default 1: every request traced)
   --no-build          use the existing dist/users/main.mjs
   --node-options S    Node flags for the user-service (default none: \`node dist/users/main.mjs\`)
+  --image-flags       also run it (memory:// only) with the image's NODE_OPTIONS as user-service+image-flags
   --out DIR           where latest.{json,svg,md} go (default bench/results)`;
 
 function list<T extends string>(value: string | undefined, allowed: readonly T[], what: string): T[] {
@@ -63,6 +66,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       'sample-ratio': { type: 'string' },
       'no-build': { type: 'boolean' },
       'node-options': { type: 'string' },
+      'image-flags': { type: 'boolean' },
       out: { type: 'string' },
       help: { type: 'boolean' },
     },
@@ -89,6 +93,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     sampleRatio,
     build: !values['no-build'],
     nodeOptions: (values['node-options'] ?? '').split(/\s+/).filter(Boolean),
+    imageFlags: values['image-flags'] ?? false,
     outDir: values.out ?? 'bench/results',
   };
 }

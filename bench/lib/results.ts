@@ -6,7 +6,13 @@ export const STORAGES = ['memory', 'pglite', 'postgres'] as const;
 export type Storage = (typeof STORAGES)[number];
 /** The two baselines serve the same routes over an in-memory map, so their storage is always `memory`. */
 export const BASELINES = { node: 'node-raw', go: 'go' } as const;
-export type ContenderName = 'user-service' | typeof BASELINES.node | typeof BASELINES.go;
+/** `user-service+image-flags`: the same bundle started with the container image's NODE_OPTIONS (opt-in). */
+export const IMAGE_FLAGS_CONTENDER = 'user-service+image-flags';
+export type ContenderName =
+  | 'user-service'
+  | typeof IMAGE_FLAGS_CONTENDER
+  | typeof BASELINES.node
+  | typeof BASELINES.go;
 
 /** One measured load run of one contender. */
 export interface Measurement {
@@ -44,7 +50,12 @@ export interface BenchResults {
   [extra: string]: unknown;
 }
 
-const CONTENDER_ORDER: ContenderName[] = ['user-service', BASELINES.node, BASELINES.go];
+const CONTENDER_ORDER: ContenderName[] = [
+  'user-service',
+  IMAGE_FLAGS_CONTENDER,
+  BASELINES.node,
+  BASELINES.go,
+];
 
 /**
  * Medians per (scenario, storage, contender) over the rounds; RSS is the peak over every round, as it is a

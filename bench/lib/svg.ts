@@ -1,7 +1,12 @@
 import type { BudgetLine } from './budgets.ts';
 import { type BenchResults, SCENARIOS, type ScenarioRow } from './results.ts';
 
-const COLOURS: Record<string, string> = { 'user-service': '#3b6ea5', 'node-raw': '#5a9e4b', go: '#c97b2a' };
+const COLOURS: Record<string, string> = {
+  'user-service': '#3b6ea5',
+  'user-service+image-flags': '#8aa9cc',
+  'node-raw': '#5a9e4b',
+  go: '#c97b2a',
+};
 const WIDTH = 900;
 const LABEL_WIDTH = 230;
 const BAR_AREA = 470;
@@ -70,7 +75,9 @@ export function renderSvg(
 
 function bar(row: ScenarioRow, y: number, max: number): string {
   const width = Math.max(1, Math.round((row.req_per_s / max) * BAR_AREA));
-  const label = row.contender === 'user-service' ? `user-service · ${row.storage}` : `${row.contender} (map)`;
+  const label = row.contender.startsWith('user-service')
+    ? `${row.contender} · ${row.storage}`
+    : `${row.contender} (map)`;
   const ratio = row.ratio_vs_node === null ? '' : `, ${row.ratio_vs_node.toFixed(2)}x node`;
   return [
     text(20, y + 13, label),
