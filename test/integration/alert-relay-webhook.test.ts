@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { alert, payload } from '../support/alert-payloads.ts';
 import { KubernetesApiDouble } from '../support/kubernetes-api-double.ts';
-import { type RelayInstance, startRelay } from '../support/relay-instance.ts';
+import { RELAY_TOKEN, type RelayInstance, startRelay } from '../support/relay-instance.ts';
 import { SmsGatewayDouble } from '../support/sms-gateway-double.ts';
+import { spawnService } from '../support/spawn-service.ts';
 import { WechatRobotDouble } from '../support/wechat-robot-double.ts';
 
 const K8S_TOKEN = 'k8s-service-account-token';
@@ -300,6 +301,38 @@ describe('alert relay over real HTTP (Aliyun SMS, remediation on)', () => {
     assert.equal(fast.status, 503);
     assert.equal(wechat.http.requests.length, attempts, 'open breaker: the robot is not called');
     wechat.failNext = { count: 0 };
+  });
+
+  test('no log line carries the webhook token, the robot key or the SMS secret', () => {
+    assert.ok(relay.logs.raw.length > 10);
+    for (const secret of [RELAY_TOKEN, wechat.key, sms.credentials.secret, K8S_TOKEN]) {
+      const leaked = relay.logs.raw.filter((line) => line.includes(secret));
+      assert.deepEqual(leaked, [], `a log line carries ${secret.slice(0, 4)}...`);
+    }
+  });
+});
+
+describe('alert relay start-up', () => {
+  test('refuses to start without a webhook token, naming the key', async () => {
+    await assert.rejects(
+      spawnService({
+        entry: 'src/services/alert-relay/main.ts',
+        env: { RELAY_WEBHOOK_TOKEN: '' },
+        readyTimeoutMs: 15_000,
+      }),
+      /RELAY_WEBHOOK_TOKEN is required/,
+    );
+  });
+
+  test('refuses to start with an SMS provider but no credentials', async () => {
+    await assert.rejects(
+      spawnService({
+        entry: 'src/services/alert-relay/main.ts',
+        env: { RELAY_WEBHOOK_TOKEN: RELAY_TOKEN, SMS_PROVIDER: 'tencent' },
+        readyTimeoutMs: 15_000,
+      }),
+      /SMS_PHONE_NUMBERS is required when SMS_PROVIDER=tencent/,
+    );
   });
 });
 
