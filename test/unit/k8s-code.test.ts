@@ -2,14 +2,18 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { TSchema } from 'typebox';
 import type { K8sContainer, K8sObject } from '../../deploy/ci/kustomize.ts';
+import { loadServiceSchemas } from '../../scripts/docs.ts';
 import { decodeConfig, FILE_SUFFIX } from '../../src/platform/config/load-config.ts';
 import { usersConfigSchema } from '../../src/services/users/config.ts';
 import {
   containersOf,
+  findKustomizations,
   findObject,
   kubectlSkip,
   podSpecOf,
+  render,
   renderOverlay,
+  repoRelative,
 } from '../support/kubernetes-manifests.ts';
 import { startTestApp, type TestApp } from '../support/test-app.ts';
 
@@ -17,7 +21,7 @@ import { startTestApp, type TestApp } from '../support/test-app.ts';
 const skip = kubectlSkip();
 const ENVIRONMENTS = ['dev', 'staging', 'prod'];
 /** Read by Node itself, not by the service's config. */
-const RUNTIME_ENV = new Set(['NODE_OPTIONS']);
+const RUNTIME_ENV = new Set(['NODE_OPTIONS', 'NODE_EXTRA_CA_CERTS']);
 const properties = usersConfigSchema.properties as Record<string, TSchema & { default?: unknown }>;
 
 function userServiceContainer(objects: K8sObject[]): { owner: K8sObject; container: K8sContainer } {
@@ -46,6 +50,15 @@ function environmentOf(
   }
   for (const entry of container.env ?? []) environment.set(entry.name, entry.value ?? '');
   return environment;
+}
+
+/** Environment keys a service's config schema does not know (KEY_FILE counts as KEY). */
+function unknownKeys(keys: Iterable<string>, known: Record<string, unknown>): string[] {
+  return [...keys].filter((key) => {
+    if (RUNTIME_ENV.has(key)) return false;
+    const base = key.endsWith(FILE_SUFFIX) ? key.slice(0, -FILE_SUFFIX.length) : key;
+    return !(base in known);
+  });
 }
 
 function configValue(environment: Map<string, string>, key: string): number {
@@ -102,12 +115,7 @@ describe('Kubernetes manifests against the code', { skip }, () => {
         const objects = await renderOverlay(environment);
         const { owner, container } = userServiceContainer(objects);
         const values = environmentOf(objects, container, owner.metadata.namespace);
-        const unknown = [...values.keys()].filter((key) => {
-          if (RUNTIME_ENV.has(key)) return false;
-          const base = key.endsWith(FILE_SUFFIX) ? key.slice(0, -FILE_SUFFIX.length) : key;
-          return !(base in properties);
-        });
-        assert.deepEqual(unknown, [], 'keys the service does not know');
+        assert.deepEqual(unknownKeys(values.keys(), properties), [], 'keys the service does not know');
         // Files named by KEY_FILE exist only in the pod; the plain values must pass the service's own decoding.
         const layer = Object.fromEntries(
           [...values]
@@ -172,5 +180,35 @@ describe('Kubernetes manifests against the code', { skip }, () => {
     const metrics = await app.app.inject({ method: 'GET', url: '/metrics' });
     assert.equal(metrics.statusCode, 200);
     assert.match(metrics.body, /http_requests_total\{[^}]*route="\/users"[^}]*canary="true"/);
+  });
+
+  it('every container of every service, in every kustomization under deploy/, uses only its config keys and its port', async () => {
+    // A container belongs to the service whose SERVICE_NAME default is its name (user-service, alert-relay, ...).
+    const services = new Map<string, Record<string, TSchema & { default?: unknown }>>();
+    for (const schema of (await loadServiceSchemas()).values()) {
+      const schemaProperties = schema.properties as Record<string, TSchema & { default?: unknown }>;
+      services.set(String(schemaProperties.SERVICE_NAME?.default), schemaProperties);
+    }
+    const problems: string[] = [];
+    let checked = 0;
+    for (const directory of findKustomizations()) {
+      const objects = await render(directory);
+      for (const { owner, container, init } of containersOf(objects)) {
+        const known = services.get(container.name);
+        if (!known || init) continue;
+        checked++;
+        const where = `${repoRelative(directory)} ${owner.kind}/${owner.metadata.name}`;
+        const keys = environmentOf(objects, container, owner.metadata.namespace).keys();
+        for (const key of unknownKeys(keys, known))
+          problems.push(`${where}: ${key} is no config key of ${container.name}`);
+        for (const port of container.ports ?? [])
+          if (port.containerPort !== known.PORT?.default)
+            problems.push(
+              `${where}: port ${port.containerPort}, the service listens on ${known.PORT?.default}`,
+            );
+      }
+    }
+    assert.ok(checked >= 4, `only ${checked} service containers found`);
+    assert.deepEqual(problems, []);
   });
 });

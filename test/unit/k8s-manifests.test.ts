@@ -36,7 +36,8 @@ function containerPolicyBreaches(objects: K8sObject[]): string[] {
     for (const kind of ['requests', 'limits'])
       for (const resource of ['cpu', 'memory'])
         if (!container.resources?.[kind]?.[resource]) breaches.push(`${where}: no ${kind}.${resource}`);
-    if (!init) {
+    // Jobs run to completion: probes are for long-running pods.
+    if (!init && owner.kind !== 'Job' && owner.kind !== 'CronJob') {
       if (!container.readinessProbe) breaches.push(`${where}: no readinessProbe`);
       if (!container.livenessProbe) breaches.push(`${where}: no livenessProbe`);
     }
