@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { HealthRegistry } from '../../platform/health/health-registry.ts';
 import { createHttpServer } from '../../platform/http/create-http-server.ts';
 import type { MetricsIdentity } from '../../platform/metrics/metrics-registry.ts';
+import type { HttpTracing } from '../../platform/tracing/tracing-hooks.ts';
 import type { MttrTracker } from './mttr.ts';
 import type { NotificationDispatcher } from './notification-dispatcher.ts';
 import { relayRoutes } from './relay.routes.ts';
@@ -21,6 +22,8 @@ export interface RelayAppDependencies {
   requestTimeoutMs?: number;
   /** GET /metrics (HTTP RED, runtime, the relay's own counters) under these default labels. */
   metrics: MetricsIdentity;
+  /** When tracing runs: request ids are trace ids and server spans are named after the route. */
+  tracing?: HttpTracing;
   /** Platform plugins registered before the routes, in order. */
   plugins?: ((app: FastifyInstance) => Promise<void> | void)[];
 }
@@ -34,6 +37,7 @@ export async function buildRelayApp(deps: RelayAppDependencies): Promise<Fastify
     requestTimeoutMs: deps.requestTimeoutMs ?? 30_000,
     slowRequestMs: () => 5_000,
     metrics: deps.metrics,
+    ...(deps.tracing ? { tracing: deps.tracing } : {}),
   });
   for (const plugin of deps.plugins ?? []) await plugin(app);
   await app.withTypeProvider<TypeBoxTypeProvider>().register(relayRoutes, {

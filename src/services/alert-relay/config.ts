@@ -1,6 +1,7 @@
 import { Type } from 'typebox';
 import { liveConfigProperties } from '../../platform/config/live-config.ts';
 import { platformConfigProperties } from '../../platform/config/platform-config-schema.ts';
+import { tracingConfigProperties } from '../../platform/tracing/tracing-config.ts';
 
 /** What the relay does when an alert asks for healing: nothing, say what it would do, or do it. */
 export const REMEDIATION_MODES = ['off', 'dry-run', 'on'] as const;
@@ -193,6 +194,7 @@ const remediationProperties = {
 export const relayConfigSchema = Type.Object({
   ...platformConfigProperties,
   ...liveConfigProperties,
+  ...tracingConfigProperties,
   SERVICE_NAME: Type.String({
     minLength: 1,
     default: 'alert-relay',
