@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
+  containersOf,
   imageTag,
   type K8sObject,
   kustomizeBuild,
@@ -116,9 +117,7 @@ async function deploy(argv: string[]): Promise<void> {
     kubectl,
   });
   // Belt and braces: whatever the overlays say, a pinned environment never receives a moving tag.
-  const images = objects.flatMap((object) =>
-    [...(object.spec?.template?.spec?.containers ?? [])].map((c: { image: string }) => c.image),
-  );
+  const images = containersOf(objects).map(({ container }) => container.image);
   if (PINNED_ENVIRONMENTS.has(environment) && images.some((image) => imageTag(image) === 'latest'))
     throw new Error(`rendered ${environment} still has a latest image: ${images.join(', ')}`);
   const manifests = stringifyManifests(objects);

@@ -144,6 +144,27 @@ export interface K8sContainer {
   [field: string]: any;
 }
 
+/** Every container of every pod template in a render, with the object that holds it. */
+export function containersOf(
+  objects: K8sObject[],
+): { owner: K8sObject; container: K8sContainer; init: boolean }[] {
+  const result: { owner: K8sObject; container: K8sContainer; init: boolean }[] = [];
+  for (const owner of objects) {
+    const spec = podSpecOf(owner);
+    if (!spec) continue;
+    for (const container of spec.containers ?? []) result.push({ owner, container, init: false });
+    for (const container of spec.initContainers ?? []) result.push({ owner, container, init: true });
+  }
+  return result;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: pod specs are free-form here; the models validate them.
+export function podSpecOf(object: K8sObject): any {
+  if (object.kind === 'Pod') return object.spec;
+  if (object.kind === 'CronJob') return object.spec?.jobTemplate?.spec?.template?.spec;
+  return object.spec?.template?.spec;
+}
+
 /** The tag of an image reference, `latest` when it names none (what the runtime would pull). */
 export function imageTag(image: string): string {
   const withoutDigest = image.split('@')[0]!;

@@ -2,12 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import {
-  type K8sContainer,
-  type K8sObject,
-  kustomizeBuild,
-  parseManifests,
-} from '../../deploy/ci/kustomize.ts';
+import { type K8sObject, kustomizeBuild, parseManifests } from '../../deploy/ci/kustomize.ts';
 import { findBinary, requireServer } from './requirements.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -63,27 +58,6 @@ export function findObject(objects: K8sObject[], kind: string, name?: string): K
   );
   if (!found) throw new Error(`no ${kind}${name ? `/${name}` : ''} in the rendered manifests`);
   return found;
-}
-
-/** Every container of every pod template in a render, with the object that holds it. */
-export function containersOf(
-  objects: K8sObject[],
-): { owner: K8sObject; container: K8sContainer; init: boolean }[] {
-  const result: { owner: K8sObject; container: K8sContainer; init: boolean }[] = [];
-  for (const owner of objects) {
-    const spec = podSpecOf(owner);
-    if (!spec) continue;
-    for (const container of spec.containers ?? []) result.push({ owner, container, init: false });
-    for (const container of spec.initContainers ?? []) result.push({ owner, container, init: true });
-  }
-  return result;
-}
-
-// biome-ignore lint/suspicious/noExplicitAny: pod specs are free-form here; the models validate them.
-export function podSpecOf(object: K8sObject): any {
-  if (object.kind === 'Pod') return object.spec;
-  if (object.kind === 'CronJob') return object.spec?.jobTemplate?.spec?.template?.spec;
-  return object.spec?.template?.spec;
 }
 
 export function podLabelsOf(object: K8sObject): Record<string, string> {

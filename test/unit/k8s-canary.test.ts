@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { K8sObject } from '../../deploy/ci/kustomize.ts';
+import { type K8sObject, podSpecOf } from '../../deploy/ci/kustomize.ts';
 import { renderQuery } from '../../deploy/monitoring/queries.ts';
-import { findObject, kubectlSkip, podSpecOf, renderOverlay } from '../support/kubernetes-manifests.ts';
+import { findObject, kubectlSkip, renderOverlay } from '../support/kubernetes-manifests.ts';
 
 const skip = kubectlSkip();
 /** The canary's series: the service's own, on requests the mesh marked `x-canary: true`. */

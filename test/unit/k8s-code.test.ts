@@ -1,16 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { TSchema } from 'typebox';
-import type { K8sContainer, K8sObject } from '../../deploy/ci/kustomize.ts';
+import { containersOf, type K8sContainer, type K8sObject, podSpecOf } from '../../deploy/ci/kustomize.ts';
 import { loadServiceSchemas } from '../../scripts/docs.ts';
 import { decodeConfig, FILE_SUFFIX } from '../../src/platform/config/load-config.ts';
 import { usersConfigSchema } from '../../src/services/users/config.ts';
 import {
-  containersOf,
   findKustomizations,
   findObject,
   kubectlSkip,
-  podSpecOf,
   render,
   renderOverlay,
   repoRelative,

@@ -1,14 +1,18 @@
 import assert from 'node:assert/strict';
 import { basename } from 'node:path';
 import { describe, it } from 'node:test';
-import { imageTag, type K8sObject, PINNED_ENVIRONMENTS } from '../../deploy/ci/kustomize.ts';
 import {
   containersOf,
+  imageTag,
+  type K8sObject,
+  PINNED_ENVIRONMENTS,
+  podSpecOf,
+} from '../../deploy/ci/kustomize.ts';
+import {
   findKustomizations,
   kubectlSkip,
   matches,
   podLabelsOf,
-  podSpecOf,
   render,
   repoRelative,
 } from '../support/kubernetes-manifests.ts';
