@@ -19,6 +19,7 @@ interface RouteCase {
 interface WebhookConfig {
   url: string;
   send_resolved?: boolean;
+  max_alerts?: number;
   http_config?: { authorization?: { type?: string; credentials_file?: string; credentials?: string } };
 }
 
@@ -81,6 +82,10 @@ describe('Alertmanager configuration', () => {
       assert.equal(receiver.webhook_configs.length, 1);
       const [webhook] = receiver.webhook_configs;
       assert.equal(webhook?.send_resolved, true);
+      assert.ok(
+        (webhook?.max_alerts ?? 0) > 0 && (webhook?.max_alerts ?? 0) <= 1_000,
+        'within the relay schema limit',
+      );
       assert.equal(webhook?.http_config?.authorization?.type, 'Bearer');
       assert.ok(webhook?.http_config?.authorization?.credentials_file, 'token comes from a mounted file');
       assert.equal(webhook?.http_config?.authorization?.credentials, undefined, 'no inline token');
