@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type K8sObject, podSpecOf } from '../../deploy/ci/kustomize.ts';
 import { renderQuery } from '../../deploy/monitoring/queries.ts';
+import { measure } from '../support/argo-analysis.ts';
 import { findObject, kubectlSkip, renderOverlay } from '../support/kubernetes-manifests.ts';
 
 const skip = kubectlSkip();
@@ -13,24 +14,6 @@ const GATES: Record<string, { query: string; threshold: number }> = {
   'p99-latency-seconds': { query: 'p99_latency_seconds', threshold: 0.8 },
   'error-ratio': { query: 'error_ratio', threshold: 0.01 },
 };
-
-/**
- * Evaluates an Argo Rollouts condition for a Prometheus result. The conditions use a small, JavaScript-compatible
- * subset of the expr language (len(), indexing, comparisons, &&); anything else is refused rather than guessed.
- */
-function evaluateCondition(condition: string, result: number[]): boolean {
-  assert.match(condition, /^[\w\s()[\].<>=&|!]+$/, `condition outside the checked subset: ${condition}`);
-  const javascript = condition.replaceAll(/len\((\w+)\)/g, '$1.length');
-  return new Function('result', `return (${javascript});`)(result) as boolean;
-}
-
-type Outcome = 'Successful' | 'Failed' | 'Inconclusive';
-/** Argo's rule: success condition first, then failure; neither is inconclusive. */
-function measure(metric: { successCondition: string; failureCondition: string }, result: number[]): Outcome {
-  if (evaluateCondition(metric.successCondition, result)) return 'Successful';
-  if (evaluateCondition(metric.failureCondition, result)) return 'Failed';
-  return 'Inconclusive';
-}
 
 /** Envoy's safe_regex header match: RE2, and the whole value must match. */
 function headerMatches(regex: string, value: string): boolean {
