@@ -134,12 +134,10 @@ async function deploy(argv: string[]): Promise<void> {
   }
 
   const watched = workloadsToWatch(objects);
+  const hasRollout = watched.some((object) => object.kind === 'Rollout');
   // A canary walks its steps (staff pause, two analyses) before it is done; a rolling update takes minutes.
-  const timeout = durationArgument(
-    values.timeout ??
-      (watched.some((object) => object.kind === 'Rollout') ? ROLLOUT_TIMEOUT : DEPLOYMENT_TIMEOUT),
-  );
-  if (watched.some((object) => object.kind === 'Rollout')) {
+  const timeout = durationArgument(values.timeout ?? (hasRollout ? ROLLOUT_TIMEOUT : DEPLOYMENT_TIMEOUT));
+  if (hasRollout) {
     await run(kubectl, ['argo', 'rollouts', 'version']).catch(() => {
       throw new Error(
         `${environment} deploys an Argo Rollout: install the kubectl plugin (kubectl-argo-rollouts) to wait for it`,
