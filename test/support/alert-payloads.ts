@@ -26,7 +26,8 @@ export function alert(
     startsAt: options.startsAt ?? '2026-11-27T10:00:00Z',
     endsAt: options.endsAt ?? (status === 'resolved' ? '2026-11-27T10:05:00Z' : ZERO_TIME),
     generatorURL: 'http://prometheus.example.com/graph',
-    fingerprint: options.fingerprint ?? createHash('sha256').update(JSON.stringify(labels)).digest('hex').slice(0, 16),
+    fingerprint:
+      options.fingerprint ?? createHash('sha256').update(JSON.stringify(labels)).digest('hex').slice(0, 16),
   };
 }
 
