@@ -8,6 +8,8 @@ import { createLogger } from '../../src/platform/logging/logger.ts';
 import { HTTP_DURATION_BUCKETS } from '../../src/platform/metrics/http-metrics.ts';
 import { LogCapture } from '../support/log-capture.ts';
 import { type Sample, samplesOf, scrape, sumOf } from '../support/metrics-text.ts';
+import { createTestDatabase, type TestDatabase } from '../support/postgres-database.ts';
+import { postgresSkip, TEST_DATABASE_URL } from '../support/requirements.ts';
 import { startTestApp, type TestApp } from '../support/test-app.ts';
 
 const SLOW_REQUEST_MS = 150;
@@ -205,5 +207,36 @@ describe('Error kinds from the central problem handler', () => {
     } finally {
       await app.close();
     }
+  });
+});
+
+describe('Pool metrics on PostgreSQL (node-postgres)', { skip: postgresSkip() }, () => {
+  let database: TestDatabase;
+  let app: TestApp;
+
+  before(async () => {
+    database = await createTestDatabase(TEST_DATABASE_URL as string, 'metrics');
+    app = await startTestApp(database.url);
+  });
+  after(async () => {
+    await app?.close();
+    await database?.drop();
+  });
+
+  it('reports open connections as idle once requests are done, none in use or waiting', async () => {
+    const requests = Array.from({ length: 8 }, (_, i) =>
+      fetch(`${app.url}/users`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: `P${i}`, email: `pool.${i}.${Date.now()}@example.com` }),
+      }).then((response) => response.status),
+    );
+    assert.deepEqual(await Promise.all(requests), Array(8).fill(201));
+    const samples = await scrape(app.url);
+    const idle = sumOf(samples, 'db_pool_connections', { state: 'idle' });
+    assert.ok(idle >= 1 && idle <= 5, `idle ${idle} within the pool size`);
+    assert.equal(sumOf(samples, 'db_pool_connections', { state: 'in_use' }), 0);
+    assert.equal(sumOf(samples, 'db_pool_connections', { state: 'waiting' }), 0);
+    assert.equal(sumOf(samples, 'http_requests_total', { route: '/users', status_code: '201' }), 8);
   });
 });
