@@ -237,3 +237,42 @@ describe('Tracing off', () => {
     }
   });
 });
+
+describe('Tracing with the collector unreachable', () => {
+  it('keeps serving, says so in one WARN line, and still shuts down promptly with exit code 0', async () => {
+    const closed = createServer();
+    closed.listen(0, '127.0.0.1');
+    await once(closed, 'listening');
+    const endpoint = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
+    closed.close();
+    const service = await spawnService({
+      env: {
+        DATABASE_URL: 'memory://',
+        OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+        OTEL_BSP_SCHEDULE_DELAY: '100',
+        LOG_LEVEL: 'info',
+      },
+    });
+    try {
+      for (let i = 0; i < 3; i++) {
+        const response = await fetch(`${service.url}/users`);
+        assert.equal(response.status, 200);
+        await response.arrayBuffer();
+      }
+      const warning = await service.waitForLine(
+        (line) => line.level === 'WARN' && line.message.startsWith('tracing: spans could not be exported'),
+        15_000,
+      );
+      assert.equal(warning.endpoint, endpoint);
+      const started = performance.now();
+      assert.equal(await service.stop('SIGTERM'), 0);
+      const shutdownMs = Math.round(performance.now() - started);
+      console.log(`shutdown with the collector unreachable: ${shutdownMs} ms`);
+      assert.ok(shutdownMs < 8_000, `shutdown took ${shutdownMs} ms`);
+      const warnings = service.lines.filter((line) => line.message.startsWith('tracing: spans could not'));
+      assert.equal(warnings.length, 1, 'repeats are silenced');
+    } finally {
+      await service.stop();
+    }
+  });
+});

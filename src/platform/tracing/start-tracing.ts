@@ -1,5 +1,6 @@
-import { context, trace } from '@opentelemetry/api';
-import { getRPCMetadata, RPCType } from '@opentelemetry/core';
+import { setTimeout as delay } from 'node:timers/promises';
+import { context, DiagLogLevel, diag, trace } from '@opentelemetry/api';
+import { getRPCMetadata, RPCType, setGlobalErrorHandler } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { registerInstrumentations } from '@opentelemetry/instrumentation';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
@@ -30,6 +31,10 @@ export interface TracingOptions {
 }
 
 const NO_FIELDS: Record<string, string> = {};
+const EXPORT_TIMEOUT_MS = 5_000;
+/** Shutdown waits this long for the last export; a collector that is gone must not hold the process. */
+const SHUTDOWN_BOUND_MS = 2_000;
+const PROBLEM_LOG_INTERVAL_MS = 60_000;
 
 /** Paths that are not traced: probes and scrapes would be most of the spans and tell nothing. */
 const UNTRACED_PATHS = new Set(['/healthz', '/readyz', '/startupz', '/metrics']);
@@ -49,7 +54,10 @@ export function startTracing(options: TracingOptions): Tracing {
     sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(options.sampleRatio) }),
     spanProcessors: [
       new BatchSpanProcessor(
-        new OTLPTraceExporter({ url: `${options.endpoint.replace(/\/+$/, '')}/v1/traces` }),
+        new OTLPTraceExporter({
+          url: `${options.endpoint.replace(/\/+$/, '')}/v1/traces`,
+          timeoutMillis: EXPORT_TIMEOUT_MS,
+        }),
       ),
     ],
   });
@@ -85,6 +93,27 @@ export function startTracing(options: TracingOptions): Tracing {
       const ids = span.spanContext();
       return { trace_id: ids.traceId, span_id: ids.spanId };
     },
-    shutdown: () => provider.shutdown(),
+    reportProblemsTo(logger) {
+      let quietUntil = 0;
+      const report = (problem: string) => {
+        const now = Date.now();
+        if (now < quietUntil) return;
+        quietUntil = now + PROBLEM_LOG_INTERVAL_MS;
+        logger.warn(
+          { problem, endpoint: options.endpoint },
+          'tracing: spans could not be exported or were dropped (repeats are silenced for a minute)',
+        );
+      };
+      setGlobalErrorHandler((error) => report(String((error as Error)?.message ?? error)));
+      const toReport = (message: string, ...args: unknown[]) => report([message, ...args].join(' '));
+      const ignore = () => {};
+      diag.setLogger(
+        { error: toReport, warn: toReport, info: ignore, debug: ignore, verbose: ignore },
+        { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true },
+      );
+    },
+    async shutdown() {
+      await Promise.race([provider.shutdown(), delay(SHUTDOWN_BOUND_MS, undefined, { ref: false })]);
+    },
   };
 }

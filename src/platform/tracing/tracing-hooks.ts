@@ -1,3 +1,5 @@
+import type { Logger } from 'pino';
+
 /**
  * What the HTTP server needs from tracing, without loading it: the server span is made by the HTTP
  * instrumentation; the server names it after the route and takes its trace id as the request id.
@@ -13,6 +15,8 @@ export interface Tracing {
   http: HttpTracing;
   /** For the logger: `trace_id` and `span_id` of the active span, so every line inside a request carries them. */
   logFields(): Record<string, string>;
-  /** Exports what is still buffered and stops; called at shutdown. */
+  /** Export failures and dropped spans become WARN lines (at most one a minute), once the logger exists. */
+  reportProblemsTo(logger: Logger): void;
+  /** Exports what is still buffered and stops, within a bound even when the collector is gone. */
   shutdown(): Promise<void>;
 }

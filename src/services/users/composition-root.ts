@@ -51,7 +51,10 @@ export async function runUsersService({ local, tracing }: Bootstrap): Promise<vo
   });
   lifecycle.installProcessHandlers();
   // Registered first, so it closes last: spans of the final requests are still exported.
-  if (tracing) lifecycle.onShutdown('tracing', () => tracing.shutdown());
+  if (tracing) {
+    tracing.reportProblemsTo(logger);
+    lifecycle.onShutdown('tracing', () => tracing.shutdown());
+  }
   logger.info(
     tracing
       ? {
