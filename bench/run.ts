@@ -220,7 +220,13 @@ async function measureStartup(list: Contender[]): Promise<Record<string, number>
   for (const c of services) urls.set(c, await c.freshStorage(0));
   for (let run = 0; run <= options.startupRuns; run++) {
     for (const c of services) {
-      const server = await c.start(urls.get(c)!);
+      let server: Started;
+      try {
+        server = await c.start(urls.get(c)!);
+      } catch (error) {
+        notes.push(`start-up sample of ${label(c)} failed: ${(error as Error).message.slice(0, 300)}`);
+        continue;
+      }
       await server.stop();
       const key = c.contender === IMAGE_FLAGS_CONTENDER ? `${c.storage} with image flags` : c.storage;
       if (run > 0) samples.set(key, [...(samples.get(key) ?? []), server.readyMs]);
@@ -254,13 +260,21 @@ async function main(): Promise<void> {
     const order = [...list.slice(offset), ...list.slice(0, offset)];
     const running = new Map<Contender, { server: Started; ids: string[] }>();
     for (const c of order) {
-      const server = await c.start(await c.freshStorage(r));
-      started.push(server);
-      running.set(c, { server, ids: await seed(server.url, r) });
+      try {
+        const server = await c.start(await c.freshStorage(r));
+        started.push(server);
+        running.set(c, { server, ids: await seed(server.url, r) });
+      } catch (error) {
+        const why = `round ${r} ${label(c)}: could not start or seed (${(error as Error).message.slice(0, 300)})`;
+        console.log(why);
+        notes.push(why);
+      }
     }
     for (const scenario of options.scenarios) {
       for (const c of order) {
-        const { server, ids } = running.get(c)!;
+        const entry = running.get(c);
+        if (!entry) continue;
+        const { server, ids } = entry;
         const spec = (phase: string): LoadSpec => ({ scenario, ids, emailPrefix: `b${r}${phase}` });
         const settings = {
           url: server.url,

@@ -7,9 +7,9 @@ const COLOURS: Record<string, string> = {
   'node-raw': '#5a9e4b',
   go: '#c97b2a',
 };
-const WIDTH = 900;
-const LABEL_WIDTH = 230;
-const BAR_AREA = 470;
+const WIDTH = 960;
+const LABEL_WIDTH = 250;
+const BAR_AREA = 420;
 const BAR_HEIGHT = 18;
 const BAR_GAP = 6;
 
