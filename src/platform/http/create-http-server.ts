@@ -42,7 +42,8 @@ const defaultTraceId: NonNullable<HttpServerOptions['traceId']> = (headers) =>
 
 /**
  * A Fastify instance with everything a service on this platform shares: strict validation, problem+json errors,
- * one log line per request carrying the trace id, health probes. Services add their routes and call listen.
+ * one log line per request carrying the trace id, health probes, and when asked Prometheus metrics at /metrics,
+ * trace-aware request ids and fault injection. Services add their routes and call listen.
  */
 export async function createHttpServer(options: HttpServerOptions): Promise<FastifyInstance> {
   const tracing = options.tracing;
@@ -109,7 +110,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
 
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** Marks probe routes so they are not logged per request. */
+    /** Marks probe routes (health, /metrics): not logged per request, not in the HTTP metrics, never faulted. */
     probe?: boolean;
   }
 }

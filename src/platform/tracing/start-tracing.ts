@@ -30,7 +30,6 @@ export interface TracingOptions {
   canary: boolean;
 }
 
-const NO_FIELDS: Record<string, string> = {};
 const EXPORT_TIMEOUT_MS = 5_000;
 /** Shutdown waits this long for the last export; a collector that is gone must not hold the process. */
 const SHUTDOWN_BOUND_MS = 2_000;
@@ -88,8 +87,9 @@ export function startTracing(options: TracingOptions): Tracing {
       },
     },
     logFields() {
+      // A fresh object every time: pino merges the line's own fields into what the mixin returns.
       const span = trace.getSpan(context.active());
-      if (span === undefined) return NO_FIELDS;
+      if (span === undefined) return {};
       const ids = span.spanContext();
       return { trace_id: ids.traceId, span_id: ids.spanId };
     },
