@@ -86,7 +86,7 @@ export function startTracing(options: TracingOptions): Tracing {
         }
       },
     },
-    logFields() {
+    logFields(): Record<string, string> {
       // A fresh object every time: pino merges the line's own fields into what the mixin returns.
       const span = trace.getSpan(context.active());
       if (span === undefined) return {};
