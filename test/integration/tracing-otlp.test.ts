@@ -27,8 +27,14 @@ const hex = (bytes: number) =>
 async function startRiskService(): Promise<{ url: string; traceparents: string[]; server: Server }> {
   const traceparents: string[] = [];
   const server = createServer(async (request, response) => {
-    for await (const _chunk of request);
+    let body = '';
+    for await (const chunk of request) body += chunk;
     traceparents.push(String(request.headers.traceparent ?? ''));
+    // A refusal for `refuse…` addresses: the service degrades and logs a WARN through its root logger.
+    if ((JSON.parse(body) as { email: string }).email.startsWith('refuse')) {
+      response.writeHead(400, { 'content-type': 'application/json' }).end('{"error":"refused"}');
+      return;
+    }
     response.writeHead(200, { 'content-type': 'application/json' }).end('{"decision":"allow"}');
   });
   server.listen(0, '127.0.0.1');
@@ -138,8 +144,28 @@ function defineTracingSuite(title: string, prepare: () => Promise<Target>, skip:
 
       const line = await requestLine(service, traceId);
       assert.equal(line.span_id, server.spanId, 'the log line names the server span');
+      const ready = service.lines.find((candidate) => candidate.message === 'ready to serve');
+      assert.equal(ready?.config, undefined, "a line outside a request carries no earlier line's fields");
       assert.equal(line.version, '9.9.9-test');
       assert.equal(line.canary, true);
+    });
+
+    it('gives lines written through the root logger inside a request the ids of the active span', async () => {
+      const traceId = hex(16);
+      const response = await fetch(`${service.url}/users`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', traceparent: `00-${traceId}-${hex(8)}-01` },
+        body: JSON.stringify({ name: 'Bo', email: `refuse.${traceId}@example.com` }),
+      });
+      assert.equal(response.status, 201);
+      const warning = await service.waitForLine(
+        (line) => line.level === 'WARN' && line.trace_id === traceId && line.dependency === 'risk-service',
+        5_000,
+      );
+      const server = await receiver.waitFor((all) =>
+        all.find((span) => span.traceId === traceId && span.kind === SERVER),
+      );
+      assert.equal(warning.span_id, server.spanId);
     });
 
     it('starts a new trace without traceparent; the problem document, the log line and the spans agree', async () => {

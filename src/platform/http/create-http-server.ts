@@ -1,4 +1,9 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { RequestListener } from 'node:http';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type RawRequestDefaultExpression,
+} from 'fastify';
 import type { Bindings, ChildLoggerOptions, Logger } from 'pino';
 import type { ErrorObserver } from '../errors/problem-details.ts';
 import type { HealthRegistry } from '../health/health-registry.ts';
@@ -8,7 +13,7 @@ import { HttpMetrics } from '../metrics/http-metrics.ts';
 import { configureMetrics, type MetricsIdentity } from '../metrics/metrics-registry.ts';
 import { registerMetricsRoute } from '../metrics/metrics-route.ts';
 import { newTraceId, traceIdFromTraceparent } from '../tracing/trace-context.ts';
-import type { HttpTracing } from '../tracing/tracing-hooks.ts';
+import { type HttpTracing, TRACE_IDS_BOUND } from '../tracing/tracing-hooks.ts';
 import { type FaultSettings, installFaultInjection } from './fault-injection.ts';
 import { installProblemHandler } from './problem-handler.ts';
 import { RequestLogController } from './request-log-controller.ts';
@@ -31,8 +36,8 @@ export interface HttpServerOptions {
   /** Fault injection for monitoring tests, read per request (reloadable); off while both ratios are 0. */
   faults?: () => FaultSettings;
   /**
-   * When tracing runs: the request id is the server span's trace id, and request log lines take `trace_id` and
-   * `span_id` from the logger's mixin (the active span) instead of a per-request binding.
+   * When tracing runs: each request runs in a server span, its request id is the span's trace id, and its logger
+   * carries `trace_id` and `span_id`.
    */
   tracing?: HttpTracing;
 }
@@ -47,10 +52,7 @@ const defaultTraceId: NonNullable<HttpServerOptions['traceId']> = (headers) =>
  */
 export async function createHttpServer(options: HttpServerOptions): Promise<FastifyInstance> {
   const tracing = options.tracing;
-  const traceId = tracing
-    ? (headers: Record<string, string | string[] | undefined>) =>
-        tracing.activeTraceId() ?? (options.traceId ?? defaultTraceId)(headers)
-    : (options.traceId ?? defaultTraceId);
+  const fallbackTraceId = options.traceId ?? defaultTraceId;
   if (options.metrics) configureMetrics(options.metrics);
   const metrics = options.metrics ? new HttpMetrics({ canary: options.metrics.canary }) : undefined;
   const app = Fastify({
@@ -58,16 +60,27 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     logController: new RequestLogController({
       slowRequestMs: options.slowRequestMs,
       ...(metrics ? { metrics } : {}),
+      ...(tracing ? { tracing } : {}),
     }),
-    genReqId: (request) => traceId(request.headers),
-    // A traced request's lines get both ids from the logger's mixin; binding trace_id as well would repeat it.
+    genReqId: tracing
+      ? (request) => tracing.ids(request)?.traceId ?? fallbackTraceId(request.headers)
+      : (request) => fallbackTraceId(request.headers),
+    // A traced request's logger carries the span's ids as bindings, so every line written through it has them
+    // whatever async context Node runs it in (the response's 'finish', for one).
     ...(tracing
       ? {
           childLoggerFactory: (
             logger: FastifyBaseLogger,
             bindings: Bindings,
             childOptions: ChildLoggerOptions,
-          ) => (tracing.activeTraceId() === undefined ? logger.child(bindings, childOptions) : logger),
+            request: RawRequestDefaultExpression,
+          ) => {
+            const ids = tracing.ids(request);
+            if (ids === undefined) return logger.child(bindings, childOptions);
+            const child = logger.child({ trace_id: ids.traceId, span_id: ids.spanId }, childOptions);
+            (child as unknown as Record<symbol, boolean>)[TRACE_IDS_BOUND] = true;
+            return child;
+          },
         }
       : {}),
     bodyLimit: options.bodyLimitBytes,
@@ -89,11 +102,11 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
       : (countError ?? onError),
   );
   if (tracing) {
-    app.addHook('onRequest', (request, _reply, done) => {
-      const route = request.routeOptions.url;
-      if (route !== undefined) tracing.routeMatched(route);
-      done();
-    });
+    // The server span wraps Fastify's handler of the server's 'request' event.
+    const [handle] = app.server.listeners('request') as RequestListener[];
+    if (handle === undefined) throw new Error('the HTTP server has no request handler to trace');
+    app.server.removeListener('request', handle);
+    app.server.on('request', (request, response) => tracing.serve(request, response, handle));
   }
   if (options.faults) installFaultInjection(app, options.faults);
 

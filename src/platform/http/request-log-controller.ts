@@ -1,22 +1,26 @@
 import { type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import type { HttpMetrics } from '../metrics/http-metrics.ts';
+import type { HttpTracing } from '../tracing/tracing-hooks.ts';
 
 export interface RequestLogOptions {
   /** Read per request, so a reloaded threshold applies at once. Above it the line is a WARN with `slow: true`. */
   slowRequestMs: () => number;
   /** Fed from the same measurement as the log line, so the slow counter and the slow lines always agree. */
   metrics?: HttpMetrics;
+  /** Names the request's server span after its route; the response is done but the span not yet ended. */
+  tracing?: HttpTracing;
 }
 
 /**
  * The one place a finished request is accounted for: one log line (method, route template, status, duration and,
  * via the request logger's bindings, the trace id) and the HTTP metrics, from one duration measurement and one
- * slow decision. Fastify's default is two lines per request with full request and response objects, which costs a
+ * slow decision; and the server span gets its route name. Fastify's default is two lines per request with full request and response objects, which costs a
  * third of the throughput. Probe routes (health, /metrics) are neither logged nor counted.
  */
 export class RequestLogController extends LogController {
   readonly #slowRequestMs: () => number;
   readonly #metrics: HttpMetrics | undefined;
+  readonly #tracing: HttpTracing | undefined;
 
   constructor(options: RequestLogOptions) {
     super({
@@ -25,6 +29,7 @@ export class RequestLogController extends LogController {
     });
     this.#slowRequestMs = options.slowRequestMs;
     this.#metrics = options.metrics;
+    this.#tracing = options.tracing;
   }
 
   override incomingRequest(_request: FastifyRequest, reply: FastifyReply): void {
@@ -40,6 +45,8 @@ export class RequestLogController extends LogController {
     const routeOptions = request.routeOptions;
     const config = routeOptions.config;
     if (config?.probe === true) return;
+    if (this.#tracing && routeOptions.url !== undefined)
+      this.#tracing.routeMatched(request.raw, routeOptions.url);
     const elapsedMs = reply.elapsedTime;
     const slow = elapsedMs > this.#slowRequestMs();
     this.#metrics?.requestCompleted(

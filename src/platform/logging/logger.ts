@@ -44,8 +44,11 @@ export interface LoggerSettings {
   /** Marks every line of a canary instance, so its logs can be told from the stable ones. */
   canary?: boolean;
   level: LogLevel;
-  /** Extra fields for every line, such as the active trace and span ids. Must be cheap: it runs per line. */
-  mixin?: () => Record<string, unknown>;
+  /**
+   * Extra fields for every line, such as the active trace and span ids. Must be cheap: it runs per line. It must
+   * return a new object each time: pino merges the line's fields into it.
+   */
+  mixin?: (mergeObject: object, level: number, logger: object) => Record<string, unknown>;
   /** Where lines go; defaults to stdout through an asynchronous buffer, pretty-printed when stdout is a terminal. */
   destination?: DestinationStream;
 }

@@ -1,9 +1,8 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { context, DiagLogLevel, diag, trace } from '@opentelemetry/api';
-import { getRPCMetadata, RPCType, setGlobalErrorHandler } from '@opentelemetry/core';
+import { setGlobalErrorHandler } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { registerInstrumentations } from '@opentelemetry/instrumentation';
-import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
@@ -12,12 +11,9 @@ import {
   ParentBasedSampler,
   TraceIdRatioBasedSampler,
 } from '@opentelemetry/sdk-trace-node';
-import {
-  ATTR_HTTP_ROUTE,
-  ATTR_SERVICE_NAME,
-  ATTR_SERVICE_VERSION,
-} from '@opentelemetry/semantic-conventions';
-import type { Tracing } from './tracing-hooks.ts';
+import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
+import { httpServerSpans } from './http-server-spans.ts';
+import { TRACE_IDS_BOUND, type Tracing } from './tracing-hooks.ts';
 import { markTracingStarted } from './tracing-state.ts';
 
 export interface TracingOptions {
@@ -35,13 +31,10 @@ const EXPORT_TIMEOUT_MS = 5_000;
 const SHUTDOWN_BOUND_MS = 2_000;
 const PROBLEM_LOG_INTERVAL_MS = 60_000;
 
-/** Paths that are not traced: probes and scrapes would be most of the spans and tell nothing. */
-const UNTRACED_PATHS = new Set(['/healthz', '/readyz', '/startupz', '/metrics']);
-
 /**
- * Starts the OpenTelemetry SDK: W3C trace context in and out, spans for incoming HTTP (node:http, under Fastify)
- * and outgoing HTTP (fetch/undici), exported in batches as OTLP JSON. Must run before Fastify is loaded, because
- * the HTTP instrumentation patches node:http when it is required. SQL spans are made by the database layer.
+ * Starts the OpenTelemetry SDK: W3C trace context in and out, server spans around the HTTP handler, spans for
+ * outgoing fetch/undici calls (diagnostics channels, so load order does not matter), SQL spans from the database
+ * layer, all exported in batches as OTLP JSON.
  */
 export function startTracing(options: TracingOptions): Tracing {
   const provider = new NodeTracerProvider({
@@ -62,32 +55,18 @@ export function startTracing(options: TracingOptions): Tracing {
   });
   // Registers the AsyncLocalStorage context manager and the W3C traceparent/baggage propagator.
   provider.register();
+  // Calls outside a request (config polls, Vault renewals) would each start a trace of their own.
   registerInstrumentations({
     tracerProvider: provider,
-    instrumentations: [
-      new HttpInstrumentation({
-        ignoreIncomingRequestHook: (request) => UNTRACED_PATHS.has((request.url ?? '').split('?')[0] ?? ''),
-        // Background calls (config centre polls, Vault renewals) would each start a trace of their own.
-        requireParentforOutgoingSpans: true,
-      }),
-      new UndiciInstrumentation({ requireParentforSpans: true }),
-    ],
+    instrumentations: [new UndiciInstrumentation({ requireParentforSpans: true })],
   });
   markTracingStarted();
 
   return {
-    http: {
-      activeTraceId: () => trace.getSpan(context.active())?.spanContext().traceId,
-      routeMatched(route) {
-        const metadata = getRPCMetadata(context.active());
-        if (metadata?.type === RPCType.HTTP) {
-          metadata.route = route;
-          metadata.span.setAttribute(ATTR_HTTP_ROUTE, route);
-        }
-      },
-    },
-    logFields(): Record<string, string> {
+    http: httpServerSpans(),
+    logFields(_mergeObject, _level, logger): Record<string, string> {
       // A fresh object every time: pino merges the line's own fields into what the mixin returns.
+      if ((logger as { [TRACE_IDS_BOUND]?: boolean })[TRACE_IDS_BOUND]) return {};
       const span = trace.getSpan(context.active());
       if (span === undefined) return {};
       const ids = span.spanContext();

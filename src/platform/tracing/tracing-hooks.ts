@@ -1,20 +1,38 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 
+/** Set on a request's child logger whose bindings already carry `trace_id` and `span_id`. */
+export const TRACE_IDS_BOUND = Symbol.for('user-service.trace-ids-bound');
+
+export interface SpanIds {
+  traceId: string;
+  spanId: string;
+}
+
 /**
- * What the HTTP server needs from tracing, without loading it: the server span is made by the HTTP
- * instrumentation; the server names it after the route and takes its trace id as the request id.
+ * What the HTTP server needs from tracing, without loading it. The server span wraps Fastify's request
+ * handler; the request id, the request logger's bindings and the span name follow from it.
  */
 export interface HttpTracing {
-  /** The trace id of the span the current request runs in; undefined when the request is not traced. */
-  activeTraceId(): string | undefined;
-  /** Names the current server span after the route template (`GET /users/:id`) and sets `http.route`. */
-  routeMatched(route: string): void;
+  /** Runs the request through `handle` inside a new server span (a child of an incoming `traceparent`). */
+  serve(
+    request: IncomingMessage,
+    response: ServerResponse,
+    handle: (request: IncomingMessage, response: ServerResponse) => void,
+  ): void;
+  /** The ids of the request's server span; undefined for requests that are not traced (probes, /metrics). */
+  ids(request: IncomingMessage): SpanIds | undefined;
+  /** Names the server span after the route template (`GET /users/:id`) and sets `http.route`. */
+  routeMatched(request: IncomingMessage, route: string): void;
 }
 
 export interface Tracing {
   http: HttpTracing;
-  /** For the logger: `trace_id` and `span_id` of the active span, so every line inside a request carries them. */
-  logFields(): Record<string, string>;
+  /**
+   * The logger's mixin: `trace_id` and `span_id` of the active span, for lines written through loggers that do
+   * not carry them as bindings already (the root logger used inside a request).
+   */
+  logFields(mergeObject: object, level: number, logger: object): Record<string, string>;
   /** Export failures and dropped spans become WARN lines (at most one a minute), once the logger exists. */
   reportProblemsTo(logger: Logger): void;
   /** Exports what is still buffered and stops, within a bound even when the collector is gone. */

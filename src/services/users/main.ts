@@ -2,9 +2,9 @@ import { ConfigError } from '../../platform/config/config-error.ts';
 import { readBootstrap } from './bootstrap.ts';
 
 /**
- * Entry point. The HTTP instrumentation patches node:http as Fastify loads it, so tracing has to start before
- * the service's modules are imported: the identity and tracing keys are read from the local layers, tracing is
- * started when an endpoint is set (the SDK is not loaded otherwise), and only then is the service loaded.
+ * Entry point. Tracing starts before the service's modules are imported, so anything they set up already sees
+ * the tracer provider; the SDK is only imported when an endpoint is set. The identity and tracing keys come from
+ * the local layers, then the composition root is loaded.
  */
 async function main(): Promise<void> {
   const local = await readBootstrap();
