@@ -6,6 +6,7 @@ import { createHttpServer } from '../../src/platform/http/create-http-server.ts'
 import type { FaultSettings } from '../../src/platform/http/fault-injection.ts';
 import { createLogger } from '../../src/platform/logging/logger.ts';
 import { HTTP_DURATION_BUCKETS } from '../../src/platform/metrics/http-metrics.ts';
+import { protectionPlugin } from '../../src/platform/resilience/protection.ts';
 import { LogCapture } from '../support/log-capture.ts';
 import { type Sample, samplesOf, scrape, sumOf } from '../support/metrics-text.ts';
 import { createTestDatabase, type TestDatabase } from '../support/postgres-database.ts';
@@ -204,6 +205,57 @@ describe('Error kinds from the central problem handler', () => {
       const [sample] = samplesOf(samples, 'http_requests_total', { route: '/dependency' });
       assert.equal(sample?.labels.canary, 'true');
       assert.equal(sample?.labels.status_code, '503');
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('Load shedding in the error metrics', () => {
+  it('counts each shed request as a dependency error, though it never reaches the problem handler', async () => {
+    const logs = new LogCapture();
+    const { logger } = createLogger({
+      service: 'user-service',
+      version: 'test',
+      level: 'info',
+      destination: logs,
+    });
+    const app = await createHttpServer({
+      logger,
+      health: new HealthRegistry({ timeoutMs: 100 }),
+      bodyLimitBytes: 1024,
+      requestTimeoutMs: 1_000,
+      slowRequestMs: () => 1_000,
+      metrics: { service: 'user-service', version: 'test', canary: false },
+    });
+    await protectionPlugin(() => ({
+      RATE_LIMIT_MAX: 0,
+      RATE_LIMIT_WINDOW_MS: 60_000,
+      LOAD_SHED_MAX_EVENT_LOOP_DELAY_MS: 0,
+      LOAD_SHED_MAX_HEAP_USED_BYTES: 1,
+      LOAD_SHED_MAX_RSS_BYTES: 0,
+      LOAD_SHED_RETRY_AFTER_S: 1,
+      HEADER_COUNT_LIMIT: 100,
+    }))(app);
+    app.get('/work', async () => ({ ok: true }));
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const address = app.server.address();
+      const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+      const before = sumOf(await scrape(url), 'app_errors_total', { kind: 'dependency' });
+      // The heap is sampled about once a second: the limit bites from the first sample on.
+      let shed = 0;
+      const deadline = Date.now() + 5_000;
+      while (shed < 3 && Date.now() < deadline) {
+        const response = await fetch(`${url}/work`);
+        await response.arrayBuffer();
+        if (response.status === 503) shed += 1;
+        else await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      assert.equal(shed, 3);
+      const samples = await scrape(url);
+      assert.equal(sumOf(samples, 'app_errors_total', { kind: 'dependency' }) - before, 3);
+      assert.equal(sumOf(samples, 'http_requests_total', { route: '/work', status_code: '503' }), 3);
     } finally {
       await app.close();
     }

@@ -6,6 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { BusinessError, DependencyError } from '../errors/app-error.ts';
 import { PROBLEM_CONTENT_TYPE, toProblem } from '../errors/problem-details.ts';
+import { errorCounter } from '../metrics/error-metrics.ts';
 
 export const protectionConfigProperties = {
   RATE_LIMIT_MAX: Type.Integer({
@@ -84,6 +85,8 @@ export function protectionPlugin(settings: () => ProtectionSettings) {
   return async (app: FastifyInstance): Promise<void> => {
     const initial = settings();
     app.server.maxHeadersCount = initial.HEADER_COUNT_LIMIT;
+    // A shed request never reaches the problem handler, so it is counted here, as the dependency error it is.
+    const countError = errorCounter();
 
     await app.register(underPressure, {
       maxEventLoopDelay: initial.LOAD_SHED_MAX_EVENT_LOOP_DELAY_MS,
@@ -100,6 +103,7 @@ export function protectionPlugin(settings: () => ProtectionSettings) {
         value: number | undefined,
       ) => {
         if (isProbe(request)) return undefined;
+        countError('dependency');
         const error = new DependencyError('capacity', {
           code: 'overloaded',
           detail: `The service is overloaded (${type}${value === undefined ? '' : ` ${Math.round(value)}`}); retry after the Retry-After delay.`,
