@@ -15,7 +15,7 @@ type HttpLabels = Record<HttpLabel, string>;
 const requestDuration = () =>
   sharedHistogram<HttpLabel>(
     'http_request_duration_seconds',
-    'HTTP request duration from the first byte read to the last byte written, by route template.',
+    'HTTP request duration, from the request reaching the handler chain to the last byte written, by route template.',
     ['method', 'route', 'status_code', 'canary'],
     HTTP_DURATION_BUCKETS,
   );

@@ -37,9 +37,9 @@ export function tracedPool(pool: PostgresPool, target: SqlTarget): PostgresPool 
     if (traced) return traced;
     traced = {
       query: (<R>(sql: string, parameters: readonly unknown[]) => {
-        // Only statements inside a trace (a request) get a span: migrations and readiness pings would each
-        // start a trace of their own.
-        if (trace.getSpan(context.active()) === undefined) return client.query<R>(sql, parameters);
+        // Only statements inside a recorded trace get a span: migrations and readiness pings would each start a
+        // trace of their own, and under an unsampled request the span would be dropped anyway.
+        if (!trace.getSpan(context.active())?.isRecording()) return client.query<R>(sql, parameters);
         const { operation, collection } = describeStatement(sql);
         return tracer().startActiveSpan(
           collection ? `${operation} ${collection}` : operation,
