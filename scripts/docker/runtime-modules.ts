@@ -12,13 +12,16 @@ const RUNTIME_OPTIONAL = new Set(['pino-pretty']);
 // PGlite (16 MB of WebAssembly and data) only serves DATABASE_URL=pglite://; an image for PostgreSQL-only
 // deployments leaves it out with WITH_PGLITE=false to fit the size budget.
 if (process.env.WITH_PGLITE === 'false') RUNTIME_OPTIONAL.add('@electric-sql/pglite');
+// Dependencies that packages declare only for their command-line tools, which the service never runs:
+// yargs (and its own closure) serves @grpc/proto-loader's code generator, not the loader etcd3 uses.
+const CLI_ONLY = new Set(['yargs']);
 const [from = 'node_modules', to = 'dist/node_modules'] = process.argv.slice(2);
 
 const wanted = new Set<string>();
 const queue = EXTERNAL_PACKAGES.filter((name) => !RUNTIME_OPTIONAL.has(name));
 while (queue.length > 0) {
   const name = queue.pop() as string;
-  if (wanted.has(name) || name.startsWith('@types/')) continue;
+  if (wanted.has(name) || name.startsWith('@types/') || CLI_ONLY.has(name)) continue;
   const manifest = join(from, name, 'package.json');
   if (!existsSync(manifest)) continue; // an optional dependency for another platform
   wanted.add(name);
@@ -30,7 +33,7 @@ while (queue.length > 0) {
 }
 
 const TRIM =
-  /(\.[cm]?ts|\.map|\.md|\.markdown|\/CHANGELOG[^/]*|\/(test|tests|docs|example|examples|\.github))$/i;
+  /(\.[cm]?ts|\.map|\.md|\.markdown|\/CHANGELOG[^/]*|\/(test|tests|docs|example|examples|\.github)|\/@grpc\/proto-loader\/build\/bin)$/i;
 for (const name of [...wanted].sort()) {
   cpSync(join(from, name), join(to, name), {
     recursive: true,

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { EXTERNAL_PACKAGES } from '../../scripts/build.ts';
 import { requireServer, TEST_DATABASE_URL } from '../support/requirements.ts';
 
 /**
@@ -144,6 +145,26 @@ describe('container image', { skip, timeout: 900_000 }, () => {
     assert.deepEqual(image.Config.Cmd, ['main.mjs']);
     assert.deepEqual(image.Config.Entrypoint, ['/nodejs/bin/node']);
     assert.ok(Object.hasOwn(image.Config.ExposedPorts, '8080/tcp'));
+  });
+
+  it('loads every package the bundle leaves external, from the trimmed runtime node_modules', async () => {
+    // The image is built without PGlite (WITH_PGLITE=false) and pino-pretty, both optional at run time.
+    const required = EXTERNAL_PACKAGES.filter(
+      (name) => !['@electric-sql/pglite', 'pino-pretty'].includes(name),
+    );
+    const script = `for (const name of ${JSON.stringify(required)}) await import(name); console.log('loaded');`;
+    const output = await docker(
+      'run',
+      '--rm',
+      '--read-only',
+      '--cap-drop',
+      'ALL',
+      IMAGE,
+      '--input-type=module',
+      '-e',
+      script,
+    );
+    assert.equal(output.trim(), 'loaded');
   });
 
   it('has no .env files, tests, TypeScript sources, .git or source maps with sources in any layer', async () => {
