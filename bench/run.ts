@@ -421,6 +421,11 @@ async function machine(): Promise<Record<string, unknown>> {
     node: process.version,
     go: await version('go', ['version']),
     wrk: useWrk ? await version('wrk', ['--version']) : null,
+    commit: await version('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD']),
+    // The bundle is built from the working tree: uncommitted source changes are part of what was measured.
+    uncommitted_src: await exec('git', ['-C', ROOT, 'status', '--porcelain', '--', 'src', 'scripts/build.ts'])
+      .then(({ stdout }) => stdout.split('\n').filter(Boolean).length)
+      .catch(() => null),
     shared: 'other work runs on the same 2 cores; figures are medians of interleaved rounds',
   };
 }
