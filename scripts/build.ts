@@ -26,8 +26,11 @@ for (const service of await readdir(servicesDir)) {
     platform: 'node',
     target: 'node24',
     format: 'esm',
-    minify: true,
-    keepNames: true,
+    // Identifiers stay unminified, so classes and functions keep their own names (error `type` in logs, plugin
+    // names) without `keepNames`: that wraps every function in a `__name()` call, paid again each time a closure
+    // is made on the hot path (a quarter of a request's CPU). Colliding names still get a suffix (`DatabaseError2`).
+    minifyWhitespace: true,
+    minifySyntax: true,
     sourcemap: 'linked',
     sourcesContent: false,
     legalComments: 'linked',
