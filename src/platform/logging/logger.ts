@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import pino, { type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import type { LOG_LEVELS } from '../config/platform-config-schema.ts';
+import { redactSecrets, SECRET_SERIALIZERS, serializeError } from './redact-secrets.ts';
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
 export type { Logger };
@@ -13,30 +14,6 @@ const LEVEL_LABELS: Record<string, string> = {
   error: 'ERROR',
   fatal: 'ERROR',
 };
-
-/** Field names whose values never reach a log line, wherever they appear in the first levels of an object. */
-export const REDACTED_PATHS = [
-  'authorization',
-  'password',
-  'token',
-  'secret',
-  'cookie',
-  '*.authorization',
-  '*.password',
-  '*.token',
-  '*.secret',
-  '*.cookie',
-  '*.*.authorization',
-  '*.*.password',
-  '*.*.token',
-  '*.*.secret',
-  '*.*.cookie',
-  'headers["set-cookie"]',
-  '*.headers["set-cookie"]',
-  'headers["x-vault-token"]',
-  '*.headers["x-vault-token"]',
-  'DATABASE_PASSWORD',
-];
 
 export interface LoggerSettings {
   service: string;
@@ -68,8 +45,11 @@ export function loggerOptions(settings: LoggerSettings): LoggerOptions {
     timestamp: () => `,"timestamp":"${new Date().toISOString()}"`,
     formatters: {
       level: (label) => ({ level: LEVEL_LABELS[label] ?? label.toUpperCase() }),
+      log: redactSecrets,
+      bindings: redactSecrets,
     },
-    redact: { paths: REDACTED_PATHS, censor: '[REDACTED]' },
+    // Errors are serialized (and redacted) by the log formatter already; these only serialize what it did not see.
+    serializers: { ...SECRET_SERIALIZERS, err: serializeError, error: serializeError },
     ...(settings.mixin ? { mixin: settings.mixin } : {}),
   };
 }
