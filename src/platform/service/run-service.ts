@@ -1,0 +1,127 @@
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { type TObject, Type } from 'typebox';
+import type { ConfigStore } from '../config/config-store.ts';
+import { describeConfig } from '../config/describe-config.ts';
+import { liveConfigProperties, openLiveConfig } from '../config/live-config.ts';
+import { platformConfigProperties } from '../config/platform-config-schema.ts';
+import { HealthRegistry } from '../health/health-registry.ts';
+import { Lifecycle } from '../lifecycle/lifecycle.ts';
+import { createLogger } from '../logging/logger.ts';
+import type { Tracing } from '../tracing/tracing-hooks.ts';
+import type { ServiceStart } from './start-service.ts';
+
+/** The keys this module reads itself; every service schema carries them. */
+const runSchema = Type.Object({
+  HOST: platformConfigProperties.HOST,
+  PORT: platformConfigProperties.PORT,
+  LOG_LEVEL: platformConfigProperties.LOG_LEVEL,
+  SHUTDOWN_TIMEOUT_MS: platformConfigProperties.SHUTDOWN_TIMEOUT_MS,
+  SHUTDOWN_DELAY_MS: platformConfigProperties.SHUTDOWN_DELAY_MS,
+  READINESS_TIMEOUT_MS: platformConfigProperties.READINESS_TIMEOUT_MS,
+  CONFIG_POLL_INTERVAL_MS: liveConfigProperties.CONFIG_POLL_INTERVAL_MS,
+});
+
+/** What every service gets before it builds its own parts. */
+export interface ServiceRuntime<S extends TObject> {
+  logger: Logger;
+  configStore: ConfigStore<S>;
+  /** The start-up snapshot: restart-only keys are read here, reloadable ones through configStore.values. */
+  config: ConfigStore<S>['values'];
+  /** Whatever the service opens, it hands its closer to the lifecycle right away. */
+  lifecycle: Lifecycle;
+  health: HealthRegistry;
+  tracing: Tracing | undefined;
+}
+
+/** The service's own part: its HTTP application (not yet listening) and the extra fields of its ready line. */
+export interface ComposedService {
+  app: FastifyInstance;
+  ready: Record<string, unknown>;
+}
+
+/**
+ * The platform part of every composition root: logger, live configuration, lifecycle, tracing's shutdown and
+ * health come first; the service composes its modules and routes on them; then the server listens, the
+ * configuration is watched and readiness can pass.
+ */
+export async function runService<S extends TObject>(
+  { local, tracing }: ServiceStart,
+  schema: S & { properties: (typeof runSchema)['properties'] },
+  compose: (runtime: ServiceRuntime<S>) => Promise<ComposedService>,
+): Promise<void> {
+  // The logger comes first so the config sources can report; its identity is read from the local layers.
+  const { logger, flush } = createLogger({
+    service: local.SERVICE_NAME,
+    version: local.APP_VERSION,
+    canary: local.CANARY,
+    level: local.LOG_LEVEL,
+    ...(tracing ? { mixin: tracing.logFields } : {}),
+  });
+  const configStore = await openLiveConfig(schema, { directory: process.cwd(), logger });
+  // The schema carries the platform keys (see its type), so the store can be read through them.
+  const platform = configStore as unknown as ConfigStore<typeof runSchema>;
+  const config = platform.values;
+  logger.level = config.LOG_LEVEL;
+  platform.subscribe(['LOG_LEVEL'], (values) => {
+    logger.level = values.LOG_LEVEL;
+  });
+  logger.info(
+    { config: describeConfig(schema, configStore.values, configStore.origins) },
+    'configuration loaded',
+  );
+
+  const lifecycle = new Lifecycle({
+    logger,
+    shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+    drainDelayMs: config.SHUTDOWN_DELAY_MS,
+    flushLogs: flush,
+  });
+  lifecycle.installProcessHandlers();
+  // Registered first, so it closes last: spans of the final requests are still exported.
+  if (tracing) {
+    tracing.reportProblemsTo(logger);
+    lifecycle.onShutdown('tracing', () => tracing.shutdown());
+  }
+  logger.info(
+    tracing
+      ? {
+          tracing: 'on',
+          endpoint: local.OTEL_EXPORTER_OTLP_ENDPOINT,
+          sample_ratio: local.OTEL_TRACES_SAMPLER_ARG,
+        }
+      : { tracing: 'off' },
+    tracing
+      ? 'tracing: spans are exported over OTLP/HTTP'
+      : 'tracing off (OTEL_EXPORTER_OTLP_ENDPOINT unset)',
+  );
+  lifecycle.onShutdown('configuration watch', () => configStore.close());
+  const health = new HealthRegistry({ timeoutMs: config.READINESS_TIMEOUT_MS });
+  lifecycle.onDrain(() => health.markDraining());
+
+  const { app, ready } = await compose({
+    logger,
+    configStore,
+    config: configStore.values,
+    lifecycle,
+    health,
+    tracing,
+  });
+  lifecycle.onShutdown('http server', () => {
+    logger.info('stopped accepting connections; waiting for in-flight requests');
+    return app.close();
+  });
+
+  await app.listen({ host: config.HOST, port: config.PORT });
+  configStore.watch(config.CONFIG_POLL_INTERVAL_MS);
+  health.markStarted();
+  const address = app.server.address();
+  logger.info(
+    {
+      port: typeof address === 'object' && address ? address.port : config.PORT,
+      ...ready,
+      startup_ms: Math.round(performance.now()),
+    },
+    'ready to serve',
+  );
+}

@@ -1,0 +1,53 @@
+import { ConfigError } from '../config/config-error.ts';
+import type { Tracing } from '../tracing/tracing-hooks.ts';
+import { type BootstrapCapableSchema, type BootstrapValues, readBootstrap } from './bootstrap.ts';
+
+/** What the entry point settled before the service's modules load: the local identity keys and tracing, if on. */
+export interface ServiceStart {
+  local: BootstrapValues;
+  tracing: Tracing | undefined;
+}
+
+export interface StartServiceOptions {
+  /** The `service` field of the start-up failure line, written before any logger exists. */
+  name: string;
+  /** The service's configuration schema; only its bootstrap keys are read here. */
+  schema: BootstrapCapableSchema;
+  /**
+   * Loads the composition root and runs it. It has to be a dynamic import written in the service's own entry
+   * point: the bundler follows it there, and nothing it imports is evaluated before tracing has started.
+   */
+  run: (start: ServiceStart) => Promise<void>;
+}
+
+/**
+ * The body of every service's entry point. Tracing starts before the service's modules are imported, so anything
+ * they set up already sees the tracer provider (the HTTP instrumentation patches node:http as Fastify loads it);
+ * the SDK itself is only imported when an endpoint is set. A failed start-up is one JSON line on stderr and exit 1.
+ */
+export function startService({ name, schema, run }: StartServiceOptions): void {
+  const start = async () => {
+    const local = await readBootstrap(schema);
+    const endpoint = local.OTEL_EXPORTER_OTLP_ENDPOINT;
+    const tracing = endpoint
+      ? (await import('../tracing/start-tracing.ts')).startTracing({
+          endpoint,
+          sampleRatio: local.OTEL_TRACES_SAMPLER_ARG,
+          service: local.SERVICE_NAME,
+          version: local.APP_VERSION,
+          canary: local.CANARY,
+        })
+      : undefined;
+    await run({ local, tracing });
+  };
+  start().catch((error: unknown) => {
+    const fields =
+      error instanceof ConfigError
+        ? { message: error.message, key: error.key }
+        : { message: `start-up failed: ${(error as Error).message}`, stack: (error as Error).stack };
+    process.stderr.write(
+      `${JSON.stringify({ timestamp: new Date().toISOString(), level: 'ERROR', service: name, ...fields })}\n`,
+    );
+    process.exit(1);
+  });
+}
