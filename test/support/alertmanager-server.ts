@@ -1,11 +1,9 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { findBinary, requireServer } from './requirements.ts';
-import { freePort } from './server-instances.ts';
+import { type ServerBinary, spawnServerBinary } from './spawn-server-binary.ts';
 
 /**
  * A real Alertmanager (Debian `prometheus-alertmanager`) for one test: its own config, temp storage, a free
@@ -88,50 +86,28 @@ export async function startAlertmanager(
   const dir = await mkdtemp(join(tmpdir(), 'alertmanager-test-'));
   const configFile = join(dir, 'alertmanager.yml');
   await writeFile(configFile, configYaml);
-  const output: string[] = [];
-  let child: ChildProcess | undefined;
-  let port = 0;
-  for (let attempt = 0; attempt < 3 && !child; attempt++) {
-    port = await freePort();
-    const candidate = spawn(
+  let server: ServerBinary;
+  try {
+    server = await spawnServerBinary({
+      name: 'Alertmanager',
       binary,
-      [
+      args: (port) => [
         `--config.file=${configFile}`,
         `--storage.path=${join(dir, 'data')}`,
         `--web.listen-address=127.0.0.1:${port}`,
         '--cluster.listen-address=',
         '--log.level=warn',
       ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    candidate.stdout!.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-    candidate.stderr!.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-    const exited = once(candidate, 'exit');
-    const deadline = Date.now() + (options.readyTimeoutMs ?? 20_000);
-    let ready = false;
-    while (!ready && Date.now() < deadline && candidate.exitCode === null) {
-      try {
-        ready = (await fetch(`http://127.0.0.1:${port}/-/ready`, { signal: AbortSignal.timeout(1_000) })).ok;
-      } catch {}
-      if (!ready) await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 100))]);
-    }
-    if (ready) child = candidate;
-    else if (candidate.exitCode === null) {
-      candidate.kill('SIGKILL');
-      await exited;
-      await rm(dir, { recursive: true, force: true });
-      throw new Error(`Alertmanager not ready within the timeout: ${output.join('')}`);
-    }
-  }
-  if (!child) {
+      readyTimeoutMs: options.readyTimeoutMs ?? 20_000,
+    });
+  } catch (error) {
     await rm(dir, { recursive: true, force: true });
-    throw new Error(`Alertmanager did not start: ${output.join('')}`);
+    throw error;
   }
-  const running = child;
-  const url = `http://127.0.0.1:${port}`;
+  const { url } = server;
   return {
     url,
-    address: `127.0.0.1:${port}`,
+    address: `127.0.0.1:${server.port}`,
     async postAlerts(alerts) {
       const response = await fetch(`${url}/api/v2/alerts`, {
         method: 'POST',
@@ -141,15 +117,9 @@ export async function startAlertmanager(
       });
       if (!response.ok) throw new Error(`POST /api/v2/alerts: ${response.status} ${await response.text()}`);
     },
-    log: () => output.join(''),
+    log: server.log,
     async stop() {
-      if (running.exitCode === null && running.signalCode === null) {
-        const exited = once(running, 'exit');
-        running.kill('SIGTERM');
-        const timer = setTimeout(() => running.kill('SIGKILL'), 5_000);
-        await exited;
-        clearTimeout(timer);
-      }
+      await server.stop();
       await rm(dir, { recursive: true, force: true });
     },
   };

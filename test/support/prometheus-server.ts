@@ -1,11 +1,9 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { findBinary, requireServer } from './requirements.ts';
-import { freePort } from './server-instances.ts';
+import { type ServerBinary, spawnServerBinary } from './spawn-server-binary.ts';
 
 /**
  * A real Prometheus (Debian `prometheus`) for one test: its own config, temp TSDB and free loopback port.
@@ -123,15 +121,12 @@ export async function startPrometheus(options: PrometheusOptions = {}): Promise<
   const configFile = join(dir, 'prometheus.yml');
   await writeFile(configFile, renderConfig(options));
 
-  let child: ChildProcess | undefined;
-  let port = 0;
-  const output: string[] = [];
-  // The free port can be taken between the probe and the bind when many tests start servers: try a few.
-  for (let attempt = 0; attempt < 3 && !child; attempt++) {
-    port = await freePort();
-    const candidate = spawn(
+  let binaryServer: ServerBinary;
+  try {
+    binaryServer = await spawnServerBinary({
+      name: 'Prometheus',
       binary,
-      [
+      args: (port) => [
         `--config.file=${configFile}`,
         `--storage.tsdb.path=${join(dir, 'data')}`,
         `--web.listen-address=127.0.0.1:${port}`,
@@ -139,33 +134,13 @@ export async function startPrometheus(options: PrometheusOptions = {}): Promise<
         '--storage.tsdb.retention.time=1h',
         '--log.level=warn',
       ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    candidate.stdout!.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-    candidate.stderr!.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-    const exited = once(candidate, 'exit');
-    const deadline = Date.now() + (options.readyTimeoutMs ?? 30_000);
-    let ready = false;
-    while (!ready && Date.now() < deadline && candidate.exitCode === null) {
-      try {
-        ready = (await fetch(`http://127.0.0.1:${port}/-/ready`, { signal: AbortSignal.timeout(1_000) })).ok;
-      } catch {}
-      if (!ready) await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 100))]);
-    }
-    if (ready) child = candidate;
-    else if (candidate.exitCode === null) {
-      candidate.kill('SIGKILL');
-      await exited;
-      throw new Error(`Prometheus not ready within the timeout: ${output.join('')}`);
-    }
-  }
-  if (!child) {
+      readyTimeoutMs: options.readyTimeoutMs ?? 30_000,
+    });
+  } catch (error) {
     await rm(dir, { recursive: true, force: true });
-    throw new Error(`Prometheus did not start: ${output.join('')}`);
+    throw error;
   }
-
-  const url = `http://127.0.0.1:${port}`;
-  const running = child;
+  const { url, port } = binaryServer;
   const server: PrometheusServer = {
     url,
     port,
@@ -211,15 +186,9 @@ export async function startPrometheus(options: PrometheusOptions = {}): Promise<
       });
       if (!response.ok) throw new Error(`reload failed: ${response.status} ${await response.text()}`);
     },
-    log: () => output.join(''),
+    log: binaryServer.log,
     async stop() {
-      if (running.exitCode === null && running.signalCode === null) {
-        const exited = once(running, 'exit');
-        running.kill('SIGTERM');
-        const timer = setTimeout(() => running.kill('SIGKILL'), 5_000);
-        await exited;
-        clearTimeout(timer);
-      }
+      await binaryServer.stop();
       await rm(dir, { recursive: true, force: true });
     },
   };
