@@ -10,6 +10,7 @@ const PROBLEM_TYPE = 'application/problem+json';
 interface Reply {
   status: number;
   headers: Headers;
+  // biome-ignore lint/suspicious/noExplicitAny: each test asserts the JSON body field by field, whatever its shape
   body: any;
 }
 
