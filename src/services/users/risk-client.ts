@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { Type } from 'typebox';
 import { CallPolicy, type CallPolicySettings } from '../../platform/resilience/call-policy.ts';
+import { OutboundCallError } from '../../platform/resilience/outbound-call-error.ts';
 
 export type RiskDecision = 'allow' | 'deny' | 'review';
 
@@ -107,15 +108,8 @@ export function riskPolicySettings(config: RiskPolicyConfig): CallPolicySettings
 }
 
 /** A failed call to the risk service; `retryable` says whether another attempt may succeed. */
-export class RiskCallError extends Error {
+export class RiskCallError extends OutboundCallError {
   override readonly name = 'RiskCallError';
-  readonly retryable: boolean;
-  readonly status: number | undefined;
-  constructor(message: string, options: { retryable: boolean; status?: number; cause?: unknown }) {
-    super(message, { cause: options.cause });
-    this.retryable = options.retryable;
-    this.status = options.status;
-  }
 }
 
 const RETRYABLE_STATUS = new Set([408, 429, 502, 503, 504]);

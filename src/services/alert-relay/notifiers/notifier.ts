@@ -1,3 +1,4 @@
+import { OutboundCallError } from '../../../platform/resilience/outbound-call-error.ts';
 import type { WebhookAlert } from '../alertmanager-payload.ts';
 
 export const CHANNELS = ['wechat', 'sms'] as const;
@@ -19,15 +20,8 @@ export interface Notifier {
 }
 
 /** A failed delivery; `retryable` says whether another attempt may succeed (network, 5xx, rate limits). */
-export class NotifyError extends Error {
+export class NotifyError extends OutboundCallError {
   override readonly name = 'NotifyError';
-  readonly retryable: boolean;
-  readonly status: number | undefined;
-  constructor(message: string, options: { retryable: boolean; status?: number; cause?: unknown }) {
-    super(message, { cause: options.cause });
-    this.retryable = options.retryable;
-    this.status = options.status;
-  }
 }
 
 const RETRYABLE_STATUS = new Set([408, 429, 500, 502, 503, 504]);
