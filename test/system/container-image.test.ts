@@ -167,13 +167,12 @@ describe('container image', { skip, timeout: 900_000 }, () => {
     assert.equal(output.trim(), 'loaded');
   });
 
-  it('has no .env files, tests, TypeScript sources, .git or source maps with sources in any layer', async () => {
+  it('has no .env files, tests, TypeScript sources, .git or source maps in any layer', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'image-layers-'));
     try {
       await run('sh', ['-c', `docker save ${IMAGE} | tar -x -C ${dir}`], { maxBuffer: 64 << 20 });
       const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
       const offending: string[] = [];
-      let maps = 0;
       for (const layer of manifest[0].Layers as string[]) {
         const { stdout } = await run('tar', ['-t', '-f', join(dir, layer)], { maxBuffer: 64 << 20 });
         for (const path of stdout.split('\n')) {
@@ -187,20 +186,11 @@ describe('container image', { skip, timeout: 900_000 }, () => {
             path.startsWith('app/test/')
           )
             offending.push(path);
-          if (path.startsWith('app/') && name.endsWith('.map')) {
-            maps++;
-            const { stdout: map } = await run('tar', ['-x', '-O', '-f', join(dir, layer), path], {
-              maxBuffer: 64 << 20,
-            });
-            const parsed = JSON.parse(map);
-            if (parsed.sourcesContent?.some((source: unknown) => source !== null))
-              offending.push(`${path} (embeds sources)`);
-            if (/password|secret|token=/i.test(JSON.stringify(parsed.sourcesContent ?? [])))
-              offending.push(`${path} (secret)`);
-          }
+          // The runtime does not load source maps (see the Dockerfile), so none belongs in the image.
+          if (path.startsWith('app/') && name.endsWith('.map')) offending.push(`${path} (source map)`);
         }
       }
-      console.log(`layers scanned: ${manifest[0].Layers.length}, source maps checked: ${maps}`);
+      console.log(`layers scanned: ${manifest[0].Layers.length}`);
       assert.deepEqual(offending, []);
     } finally {
       rmSync(dir, { recursive: true, force: true });
