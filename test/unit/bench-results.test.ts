@@ -84,8 +84,8 @@ describe('benchmark results', () => {
     assert.match(text, /^FAIL {2}P99 <= 10 ms at 50 connections: get-by-id on postgres: 12 ms$/m);
     assert.match(text, /^PASS {2}start to ready <= 400 ms: memory: 350 ms$/m);
     assert.match(text, /^FAIL {2}start to ready <= 400 ms: postgres: 450 ms$/m);
-    assert.match(text, /^PASS {2}RSS under load <= 100 MB: memory: 90 MB peak$/m);
-    assert.match(text, /^FAIL {2}RSS under load <= 100 MB: postgres: 120 MB peak$/m);
+    assert.match(text, /^PASS {2}RSS under load \(GET scenarios\) <= 100 MB: memory: 90 MB peak$/m);
+    assert.match(text, /^FAIL {2}RSS under load \(GET scenarios\) <= 100 MB: postgres: 120 MB peak$/m);
   });
 
   it('renders a well-formed SVG with one bar per row and escaped text', () => {
