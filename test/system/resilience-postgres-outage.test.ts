@@ -143,6 +143,14 @@ describe('PostgreSQL stopped under write load', { skip: postgresBinariesSkip() }
       ].join('\n'),
     );
 
+    if (service.child.exitCode !== null) {
+      const errors = service.lines
+        .filter((line) => line.level === 'ERROR')
+        .map((line) => JSON.stringify(line));
+      console.log(
+        `the service exited (${service.child.exitCode}):\n${[...errors, ...service.stderr].join('\n')}`,
+      );
+    }
     assert.ok(timeTo503 <= 2_000, `readiness 503 within 2 s (took ${Math.round(timeTo503)} ms)`);
     assert.ok(failed.length > 0, 'writes were attempted during the outage');
     assert.ok(

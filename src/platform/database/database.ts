@@ -68,6 +68,14 @@ async function openPostgres<DB>(options: DatabaseOptions): Promise<Database<DB>>
   pool.on('error', (error) =>
     options.logger.warn({ error }, 'database connection lost; the pool will reconnect'),
   );
+  // A checked-out client has no pool listener: if its server goes away between two queries (a restart, a
+  // failover) it emits 'error' on its own, which would crash the process. The query in flight, if any, fails
+  // on its own and is answered as a dependency error, so this listener only records the event.
+  pool.on('connect', (client) => {
+    client.on('error', (error) =>
+      options.logger.debug({ error }, 'database connection lost while checked out'),
+    );
+  });
   const target = new URL(options.url);
   const queried = tracingStarted()
     ? tracedPool(pool, {
