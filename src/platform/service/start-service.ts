@@ -22,8 +22,8 @@ export interface StartServiceOptions {
 
 /**
  * The body of every service's entry point. Tracing starts before the service's modules are imported, so anything
- * they set up already sees the tracer provider (the HTTP instrumentation patches node:http as Fastify loads it);
- * the SDK itself is only imported when an endpoint is set. A failed start-up is one JSON line on stderr and exit 1.
+ * they set up (database pools, HTTP clients, the server) already sees the registered tracer provider and context
+ * manager; the SDK itself is only imported when an endpoint is set. A failed start-up is one JSON line on stderr and exit 1.
  */
 export function startService({ name, schema, run }: StartServiceOptions): void {
   const start = async () => {
