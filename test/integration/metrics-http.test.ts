@@ -173,30 +173,38 @@ describe('HTTP metrics of the users app (PGlite, real HTTP)', () => {
   });
 });
 
+/** The platform's HTTP server with metrics and nothing else: routes are added by each test. */
+async function bareServer(canary: boolean) {
+  const { logger } = createLogger({
+    service: 'user-service',
+    version: 'test',
+    level: 'info',
+    destination: new LogCapture(),
+  });
+  return createHttpServer({
+    logger,
+    health: new HealthRegistry({ timeoutMs: 100 }),
+    bodyLimitBytes: 1024,
+    requestTimeoutMs: 1_000,
+    slowRequestMs: () => 1_000,
+    metrics: { service: 'user-service', version: 'test', canary },
+  });
+}
+
+async function listenOnLoopback(app: Awaited<ReturnType<typeof bareServer>>): Promise<string> {
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  return `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+}
+
 describe('Error kinds from the central problem handler', () => {
   it('counts a dependency failure as dependency, with the instance canary label', async () => {
-    const logs = new LogCapture();
-    const { logger } = createLogger({
-      service: 'user-service',
-      version: 'test',
-      level: 'info',
-      destination: logs,
-    });
-    const app = await createHttpServer({
-      logger,
-      health: new HealthRegistry({ timeoutMs: 100 }),
-      bodyLimitBytes: 1024,
-      requestTimeoutMs: 1_000,
-      slowRequestMs: () => 1_000,
-      metrics: { service: 'user-service', version: 'test', canary: true },
-    });
+    const app = await bareServer(true);
     app.get('/dependency', async () => {
       throw new DependencyError('risk-service');
     });
-    await app.listen({ host: '127.0.0.1', port: 0 });
+    const url = await listenOnLoopback(app);
     try {
-      const address = app.server.address();
-      const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
       const before = sumOf(await scrape(url), 'app_errors_total', { kind: 'dependency' });
       const response = await fetch(`${url}/dependency`);
       assert.equal(response.status, 503);
@@ -213,21 +221,7 @@ describe('Error kinds from the central problem handler', () => {
 
 describe('Load shedding in the error metrics', () => {
   it('counts each shed request as a dependency error, though it never reaches the problem handler', async () => {
-    const logs = new LogCapture();
-    const { logger } = createLogger({
-      service: 'user-service',
-      version: 'test',
-      level: 'info',
-      destination: logs,
-    });
-    const app = await createHttpServer({
-      logger,
-      health: new HealthRegistry({ timeoutMs: 100 }),
-      bodyLimitBytes: 1024,
-      requestTimeoutMs: 1_000,
-      slowRequestMs: () => 1_000,
-      metrics: { service: 'user-service', version: 'test', canary: false },
-    });
+    const app = await bareServer(false);
     await protectionPlugin(() => ({
       RATE_LIMIT_MAX: 0,
       RATE_LIMIT_WINDOW_MS: 60_000,
@@ -238,10 +232,8 @@ describe('Load shedding in the error metrics', () => {
       HEADER_COUNT_LIMIT: 100,
     }))(app);
     app.get('/work', async () => ({ ok: true }));
-    await app.listen({ host: '127.0.0.1', port: 0 });
+    const url = await listenOnLoopback(app);
     try {
-      const address = app.server.address();
-      const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
       const before = sumOf(await scrape(url), 'app_errors_total', { kind: 'dependency' });
       // The heap is sampled about once a second: the limit bites from the first sample on.
       let shed = 0;

@@ -19,6 +19,12 @@ const WINDOW = '$__rate_interval';
 const shared = (name: string, selector: string = DASHBOARD_SELECTORS.all) =>
   renderQuery(name, { selector, window: WINDOW });
 
+/** One shared query drawn once per track, so the stable and canary lines always use the same expression. */
+const byTrack = (name: string): Target[] => [
+  { expr: shared(name, DASHBOARD_SELECTORS.stable), legendFormat: 'stable' },
+  { expr: shared(name, DASHBOARD_SELECTORS.canary), legendFormat: 'canary' },
+];
+
 interface Target {
   expr: string;
   legendFormat: string;
@@ -224,28 +230,19 @@ const rows: { title: string; panels: ReturnType<typeof panel>[] }[] = [
           'The canary analysis compares these two with the 800 ms limit (shared query p99_latency_seconds).',
         unit: 's',
         thresholds: P99_LIMIT,
-        targets: [
-          { expr: shared('p99_latency_seconds', DASHBOARD_SELECTORS.stable), legendFormat: 'stable' },
-          { expr: shared('p99_latency_seconds', DASHBOARD_SELECTORS.canary), legendFormat: 'canary' },
-        ],
+        targets: byTrack('p99_latency_seconds'),
       }),
       panel({
         title: 'Error ratio: stable vs canary',
         description: 'Shared query error_ratio for each track.',
         unit: 'percentunit',
-        targets: [
-          { expr: shared('error_ratio', DASHBOARD_SELECTORS.stable), legendFormat: 'stable' },
-          { expr: shared('error_ratio', DASHBOARD_SELECTORS.canary), legendFormat: 'canary' },
-        ],
+        targets: byTrack('error_ratio'),
       }),
       panel({
         title: 'Traffic: stable vs canary',
         description: 'Shared query request_rate for each track.',
         unit: 'reqps',
-        targets: [
-          { expr: shared('request_rate', DASHBOARD_SELECTORS.stable), legendFormat: 'stable' },
-          { expr: shared('request_rate', DASHBOARD_SELECTORS.canary), legendFormat: 'canary' },
-        ],
+        targets: byTrack('request_rate'),
       }),
       panel({
         title: 'Traffic by version',
