@@ -1,7 +1,7 @@
 /**
- * Regenerates the README's configuration table from the services' config schemas, so the documented keys,
- * defaults and meanings cannot drift from the code. `npm run docs` writes it; `npm run docs -- --check` exits 1
- * when the README is stale (the test suite runs the same comparison).
+ * Regenerates the configuration table in docs/configuration.md from the services' config schemas, so the
+ * documented keys, defaults and meanings cannot drift from the code. `npm run docs` writes it;
+ * `npm run docs -- --check` exits 1 when the page is stale (the test suite runs the same comparison).
  */
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -9,7 +9,8 @@ import { pathToFileURL } from 'node:url';
 import type { TObject, TSchema } from 'typebox';
 
 const ROOT = join(import.meta.dirname, '..');
-export const README_PATH = join(ROOT, 'README.md');
+export const CONFIGURATION_DOC_PATH = join(ROOT, 'docs', 'configuration.md');
+const DOC_NAME = 'docs/configuration.md';
 const START = '<!-- config-keys:start -->';
 const END = '<!-- config-keys:end -->';
 
@@ -94,31 +95,31 @@ export function renderTable(rows: KeyRow[]): string {
   return lines.join('\n');
 }
 
-export function replaceBetweenMarkers(readme: string, table: string): string {
-  const start = readme.indexOf(START);
-  const end = readme.indexOf(END);
-  if (start === -1 || end === -1 || end < start) throw new Error(`README.md lacks ${START} … ${END}`);
-  return `${readme.slice(0, start + START.length)}\n${table}\n${readme.slice(end)}`;
+export function replaceBetweenMarkers(page: string, table: string): string {
+  const start = page.indexOf(START);
+  const end = page.indexOf(END);
+  if (start === -1 || end === -1 || end < start) throw new Error(`${DOC_NAME} lacks ${START} … ${END}`);
+  return `${page.slice(0, start + START.length)}\n${table}\n${page.slice(end)}`;
 }
 
-export async function renderReadme(): Promise<{ current: string; expected: string }> {
-  const current = await readFile(README_PATH, 'utf8');
+export async function renderConfigurationDoc(): Promise<{ current: string; expected: string }> {
+  const current = await readFile(CONFIGURATION_DOC_PATH, 'utf8');
   const table = renderTable(collectRows(await loadServiceSchemas()));
   return { current, expected: replaceBetweenMarkers(current, table) };
 }
 
 if (import.meta.main) {
-  const { current, expected } = await renderReadme();
+  const { current, expected } = await renderConfigurationDoc();
   if (process.argv.includes('--check')) {
     if (current !== expected) {
-      console.error('README.md configuration table is stale: run `npm run docs`');
+      console.error(`${DOC_NAME}: the configuration table is stale: run \`npm run docs\``);
       process.exit(1);
     }
-    console.log('README.md configuration table is current');
+    console.log(`${DOC_NAME}: the configuration table is current`);
   } else if (current !== expected) {
-    await writeFile(README_PATH, expected);
-    console.log('README.md configuration table updated');
+    await writeFile(CONFIGURATION_DOC_PATH, expected);
+    console.log(`${DOC_NAME}: the configuration table updated`);
   } else {
-    console.log('README.md configuration table already current');
+    console.log(`${DOC_NAME}: the configuration table already current`);
   }
 }

@@ -2,20 +2,20 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { collectRows, loadServiceSchemas, renderReadme, renderTable } from '../../scripts/docs.ts';
+import { collectRows, loadServiceSchemas, renderConfigurationDoc, renderTable } from '../../scripts/docs.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
-function section(readme: string, name: string): string {
-  const start = readme.indexOf(`<!-- ${name}:start -->`);
-  const end = readme.indexOf(`<!-- ${name}:end -->`);
-  assert.ok(start !== -1 && end > start, `README.md has the ${name} markers`);
-  return readme.slice(start, end);
+function section(page: string, name: string): string {
+  const start = page.indexOf(`<!-- ${name}:start -->`);
+  const end = page.indexOf(`<!-- ${name}:end -->`);
+  assert.ok(start !== -1 && end > start, `the page has the ${name} markers`);
+  return page.slice(start, end);
 }
 
 describe('README stays in step with the code', () => {
   it('documents every config key of every service exactly as the schemas define it', async () => {
-    const { current, expected } = await renderReadme();
+    const { current, expected } = await renderConfigurationDoc();
     assert.equal(current, expected, 'the configuration table is stale: run `npm run docs`');
   });
 
@@ -30,18 +30,18 @@ describe('README stays in step with the code', () => {
     const packageJson = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as {
       scripts: Record<string, string>;
     };
-    const table = section(await readFile(join(ROOT, 'README.md'), 'utf8'), 'npm-scripts');
+    const table = section(await readFile(join(ROOT, 'docs', 'development.md'), 'utf8'), 'npm-scripts');
     const documented = [...table.matchAll(/^\| `([^`]+)` \|/gm)].map((match) => match[1]!);
     const scripts = Object.keys(packageJson.scripts);
     assert.deepEqual(
       scripts.filter((name) => !documented.includes(name)),
       [],
-      'npm scripts missing from the README table',
+      'npm scripts missing from the table in docs/development.md',
     );
     assert.deepEqual(
       documented.filter((name) => !scripts.includes(name)),
       [],
-      'README lists npm scripts that package.json lacks',
+      'docs/development.md lists npm scripts that package.json lacks',
     );
   });
 
