@@ -19,6 +19,10 @@ export interface RunningService {
 export interface SpawnOptions {
   /** Module to run with the repo's Node; defaults to the users service entry point. */
   entry?: string;
+  /** Runs this command instead of the repo's Node on `entry` (e.g. `['npm', 'start']`). */
+  command?: [string, ...string[]];
+  /** Own process group, so whatever the command leaves behind can be ended with `process.kill(-pid)`. */
+  detached?: boolean;
   env?: Record<string, string>;
   readyTimeoutMs?: number;
   cwd?: string;
@@ -26,10 +30,15 @@ export interface SpawnOptions {
 
 /** Starts a service as its own process (PORT=0 unless given) and waits for its "ready to serve" line. */
 export async function spawnService(options: SpawnOptions = {}): Promise<RunningService> {
-  const child = spawn(process.execPath, [options.entry ?? 'src/services/users/main.ts'], {
+  const [file, ...args] = options.command ?? [
+    process.execPath,
+    options.entry ?? 'src/services/users/main.ts',
+  ];
+  const child = spawn(file, args, {
     cwd: options.cwd ?? process.cwd(),
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', NODE_ENV: 'test', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.detached ?? false,
   });
   const lines: LogLine[] = [];
   const stderr: string[] = [];
