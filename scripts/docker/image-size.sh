@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 service=${1:-users}
-bash scripts/servers/docker.sh
+bash scripts/servers/docker.sh start
 read -r -a args <<<"$(bash scripts/docker/make-base-images.sh)"
 build_image=${args[1]#*=}; runtime_image=${args[3]#*=}
 export DOCKER_BUILDKIT=0
