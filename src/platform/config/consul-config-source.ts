@@ -1,3 +1,4 @@
+import { requestJson } from '../http/json-http.ts';
 import type { ConfigLayer, ConfigSource } from './config-source.ts';
 import { type RemoteFollower, type RemoteSourceOptions, remoteConfigSource } from './remote-config-source.ts';
 
@@ -43,19 +44,17 @@ export function consulFollower(options: ConsulSourceOptions): RemoteFollower {
     }
     const headers: Record<string, string> = {};
     if (options.token) headers['x-consul-token'] = options.token;
-    const response = await fetch(url, {
-      headers,
-      signal: AbortSignal.any([signal, AbortSignal.timeout(boundMs)]),
-    });
-    if (response.status !== 200 && response.status !== 404) {
-      await response.body?.cancel();
-      throw new Error(`Consul answered ${response.status} for ${url.pathname}`);
-    }
-    const newIndex = Number(response.headers.get('x-consul-index') ?? '0');
-    index = !Number.isFinite(newIndex) || newIndex < index ? 0 : Math.max(newIndex, 1);
     // 404 is Consul's answer for an empty prefix: no keys, not an error.
-    const entries = response.status === 404 ? [] : ((await response.json()) as ConsulKvEntry[]);
-    if (response.status === 404) await response.body?.cancel();
+    const answer = await requestJson<ConsulKvEntry[] | undefined>(url, {
+      service: 'Consul',
+      headers,
+      signal,
+      timeoutMs: boundMs,
+      acceptStatus: [404],
+    });
+    const newIndex = Number(answer.headers.get('x-consul-index') ?? '0');
+    index = !Number.isFinite(newIndex) || newIndex < index ? 0 : Math.max(newIndex, 1);
+    const entries = answer.status === 404 ? [] : (answer.body ?? []);
     const layer: ConfigLayer = {};
     for (const entry of entries) {
       const name = entry.Key.slice(options.prefix.length);

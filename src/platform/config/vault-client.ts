@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
+import { HttpCallError, requestJson } from '../http/json-http.ts';
 import { sharedCounter } from '../resilience/prom-metric.ts';
 import { jitteredBackoffMs } from './remote-config-source.ts';
 
@@ -31,13 +32,8 @@ export interface KvSecret {
   version: number;
 }
 
-export class VaultError extends Error {
+export class VaultError extends HttpCallError {
   override readonly name = 'VaultError';
-  readonly status: number;
-  constructor(status: number, message: string) {
-    super(message);
-    this.status = status;
-  }
 }
 
 interface AuthResponse {
@@ -178,28 +174,23 @@ export class VaultClient {
     }
   }
 
-  async #request(method: string, path: string, body?: unknown, authenticated = true): Promise<unknown> {
-    const headers: Record<string, string> = { accept: 'application/json' };
+  async #request(
+    method: 'GET' | 'POST',
+    path: string,
+    body?: unknown,
+    authenticated = true,
+  ): Promise<unknown> {
+    const headers: Record<string, string> = {};
     if (authenticated && this.#token !== undefined) headers['x-vault-token'] = this.#token;
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    const response = await fetch(new URL(path, this.#options.address), {
+    // Vault's error bodies are `{"errors":[...]}` messages, never secrets; the request path is safe to name.
+    const answer = await requestJson<unknown>(new URL(path, this.#options.address), {
+      service: 'Vault',
       method,
       headers,
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      signal: AbortSignal.timeout(this.#options.timeoutMs),
+      json: body,
+      timeoutMs: this.#options.timeoutMs,
+      errorClass: VaultError,
     });
-    const text = await response.text();
-    if (!response.ok) {
-      // Vault's error bodies are `{"errors":[...]}` messages, never secrets; the request path is safe to name.
-      let detail = '';
-      try {
-        detail = ((JSON.parse(text) as { errors?: string[] }).errors ?? []).join('; ');
-      } catch {}
-      throw new VaultError(
-        response.status,
-        `Vault ${method} ${path} answered ${response.status}${detail ? `: ${detail}` : ''}`,
-      );
-    }
-    return text === '' ? {} : JSON.parse(text);
+    return answer.body ?? {};
   }
 }

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { Type } from 'typebox';
+import { HttpCallError, requestJson } from '../../platform/http/json-http.ts';
 import { CallPolicy, type CallPolicySettings } from '../../platform/resilience/call-policy.ts';
-import { OutboundCallError } from '../../platform/resilience/outbound-call-error.ts';
 
 export type RiskDecision = 'allow' | 'deny' | 'review';
 
@@ -108,11 +108,10 @@ export function riskPolicySettings(config: RiskPolicyConfig): CallPolicySettings
 }
 
 /** A failed call to the risk service; `retryable` says whether another attempt may succeed. */
-export class RiskCallError extends OutboundCallError {
+export class RiskCallError extends HttpCallError {
   override readonly name = 'RiskCallError';
 }
 
-const RETRYABLE_STATUS = new Set([408, 429, 502, 503, 504]);
 const DECISIONS = new Set<string>(['allow', 'deny', 'review']);
 
 export interface RiskClientOptions {
@@ -152,42 +151,17 @@ export class RiskClient {
     candidate: { name: string; email: string },
     signal: AbortSignal,
   ): Promise<{ decision: RiskDecision; reason?: string }> {
-    const headers: Record<string, string> = {
-      'content-type': 'application/json',
-      accept: 'application/json',
-    };
+    const headers: Record<string, string> = {};
     if (this.#token) headers.authorization = `Bearer ${this.#token}`;
-    let response: Response;
-    try {
-      response = await fetch(this.#url, {
-        method: 'POST',
-        headers,
-        body: JSON.stringify({ name: candidate.name, email: candidate.email }),
-        signal,
-      });
-    } catch (error) {
-      throw new RiskCallError(`risk service unreachable: ${(error as Error).message}`, {
-        retryable: true,
-        cause: error,
-      });
-    }
-    if (!response.ok) {
-      await response.body?.cancel();
-      throw new RiskCallError(`risk service answered ${response.status}`, {
-        retryable: RETRYABLE_STATUS.has(response.status) || response.status >= 500,
-        status: response.status,
-      });
-    }
-    let body: { decision?: unknown; reason?: unknown };
-    try {
-      body = (await response.json()) as typeof body;
-    } catch (error) {
-      throw new RiskCallError('risk service sent a body that is not JSON', {
-        retryable: false,
-        status: 500,
-        cause: error,
-      });
-    }
+    const answer = await requestJson<{ decision?: unknown; reason?: unknown } | undefined>(this.#url, {
+      service: 'risk service',
+      method: 'POST',
+      headers,
+      json: { name: candidate.name, email: candidate.email },
+      signal,
+      errorClass: RiskCallError,
+    });
+    const body = answer.body ?? {};
     if (typeof body.decision !== 'string' || !DECISIONS.has(body.decision)) {
       throw new RiskCallError(`risk service sent an unknown decision ${JSON.stringify(body.decision)}`, {
         retryable: false,

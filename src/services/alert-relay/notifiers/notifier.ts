@@ -1,4 +1,4 @@
-import { OutboundCallError } from '../../../platform/resilience/outbound-call-error.ts';
+import { HttpCallError, requestJson } from '../../../platform/http/json-http.ts';
 import type { WebhookAlert } from '../alertmanager-payload.ts';
 
 export const CHANNELS = ['wechat', 'sms'] as const;
@@ -20,7 +20,7 @@ export interface Notifier {
 }
 
 /** A failed delivery; `retryable` says whether another attempt may succeed (network, 5xx, rate limits). */
-export class NotifyError extends OutboundCallError {
+export class NotifyError extends HttpCallError {
   override readonly name = 'NotifyError';
 }
 
@@ -32,35 +32,16 @@ export async function postForJson(
   url: string,
   init: { headers: Record<string, string>; body: string; signal: AbortSignal },
 ): Promise<unknown> {
-  let response: Response;
-  try {
-    response = await fetch(url, {
-      method: 'POST',
-      headers: init.headers,
-      body: init.body,
-      signal: init.signal,
-    });
-  } catch (error) {
-    throw new NotifyError(`${channel} unreachable: ${(error as Error).message}`, {
-      retryable: true,
-      cause: error,
-    });
-  }
-  const text = await response.text();
-  if (!response.ok) {
-    throw new NotifyError(`${channel} answered HTTP ${response.status}`, {
-      retryable: RETRYABLE_STATUS.has(response.status),
-      status: response.status,
-    });
-  }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (error) {
-    throw new NotifyError(`${channel} answered with a body that is not JSON`, {
-      retryable: false,
-      cause: error,
-    });
-  }
+  const answer = await requestJson<unknown>(url, {
+    service: channel,
+    method: 'POST',
+    headers: init.headers,
+    body: init.body,
+    signal: init.signal,
+    retryableStatus: (status) => RETRYABLE_STATUS.has(status),
+    errorClass: NotifyError,
+  });
+  return answer.body ?? {};
 }
 
 export function alertTitle(alert: WebhookAlert): string {

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { HttpCallError, requestJson } from '../../../platform/http/json-http.ts';
 
 export interface OwnerReference {
   apiVersion: string;
@@ -42,13 +43,8 @@ export interface WorkloadRef {
   name: string;
 }
 
-export class KubernetesApiError extends Error {
+export class KubernetesApiError extends HttpCallError {
   override readonly name = 'KubernetesApiError';
-  readonly status: number | undefined;
-  constructor(message: string, status?: number, cause?: unknown) {
-    super(message, { cause });
-    this.status = status;
-  }
 }
 
 export interface KubernetesApiOptions {
@@ -123,29 +119,18 @@ export class KubernetesApi {
   }
 
   async #request<T>(method: 'GET' | 'PATCH', path: string, body?: unknown): Promise<T> {
-    const headers: Record<string, string> = { accept: 'application/json' };
+    const headers: Record<string, string> = {};
     const token = await this.#bearer();
     if (token) headers.authorization = `Bearer ${token}`;
     if (body !== undefined) headers['content-type'] = 'application/merge-patch+json';
-    let response: Response;
-    try {
-      response = await fetch(`${this.#options.baseUrl.replace(/\/$/, '')}${path}`, {
-        method,
-        headers,
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        signal: AbortSignal.timeout(this.#options.timeoutMs),
-      });
-    } catch (error) {
-      throw new KubernetesApiError(`${method} ${path}: ${(error as Error).message}`, undefined, error);
-    }
-    const text = await response.text();
-    if (!response.ok) {
-      let message = text.slice(0, 300);
-      try {
-        message = (JSON.parse(text) as { message?: string }).message ?? message;
-      } catch {}
-      throw new KubernetesApiError(`${method} ${path}: ${response.status} ${message}`, response.status);
-    }
-    return JSON.parse(text) as T;
+    const answer = await requestJson<T>(`${this.#options.baseUrl.replace(/\/$/, '')}${path}`, {
+      service: 'Kubernetes API',
+      method,
+      headers,
+      json: body,
+      timeoutMs: this.#options.timeoutMs,
+      errorClass: KubernetesApiError,
+    });
+    return answer.body;
   }
 }
