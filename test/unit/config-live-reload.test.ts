@@ -2,17 +2,30 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { after, before, beforeEach, describe, it, mock } from 'node:test';
 import { register } from 'prom-client';
 import { Type } from 'typebox';
 import { ConfigStore, reloadableKeys } from '../../src/platform/config/config-store.ts';
 import { dotenvCascadeSource } from '../../src/platform/config/dotenv-cascade-source.ts';
 import { environmentSource } from '../../src/platform/config/environment-source.ts';
 import { filesDirectorySource } from '../../src/platform/config/files-directory-source.ts';
-import { jitteredBackoffMs } from '../../src/platform/config/remote-config-source.ts';
 import { createLogger } from '../../src/platform/logging/logger.ts';
+import { ReconnectDelays } from '../../src/platform/resilience/reconnect-delays.ts';
 import { usersConfigSchema } from '../../src/services/users/config.ts';
 import { LogCapture } from '../support/log-capture.ts';
+
+/** The wait before the `attempt`-th reconnect (1-based) with Math.random pinned, as the reconnect loops draw it. */
+function jitteredBackoffMs(attempt: number, initialMs: number, maxMs: number, random: () => number): number {
+  const pinned = mock.method(Math, 'random', random);
+  try {
+    const delays = new ReconnectDelays(initialMs, maxMs);
+    let delayMs = 0;
+    for (let n = 0; n < attempt; n += 1) delayMs = delays.next();
+    return delayMs;
+  } finally {
+    pinned.mock.restore();
+  }
+}
 
 const schema = Type.Object({
   PORT: Type.Integer({ minimum: 1, maximum: 65535, default: 8080 }),

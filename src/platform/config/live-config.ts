@@ -42,7 +42,8 @@ export const liveConfigProperties = {
   CONFIG_REMOTE_RETRY_INITIAL_MS: Type.Integer({
     minimum: 10,
     default: 500,
-    description: 'First retry delay after losing the config centre; doubles per attempt, with full jitter.',
+    description:
+      'First retry delay after losing the config centre; doubles per attempt, each delay drawn from the upper half of its step (half jitter).',
   }),
   CONFIG_REMOTE_RETRY_MAX_MS: Type.Integer({
     minimum: 10,

@@ -1,6 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
 import { sharedCounter, sharedGauge } from '../resilience/prom-metric.ts';
+import { ReconnectDelays } from '../resilience/reconnect-delays.ts';
 import type { ConfigLayer, ConfigSource } from './config-source.ts';
 
 /** What a config centre client provides; the loop around it (caching, backoff, resuming) is shared. */
@@ -31,17 +32,6 @@ const remoteFailures = () =>
     'source',
   ]);
 
-/** Full jitter over an exponentially growing cap: retries of many replicas spread out instead of arriving together. */
-export function jitteredBackoffMs(
-  attempt: number,
-  initialMs: number,
-  maxMs: number,
-  random = Math.random,
-): number {
-  const cap = Math.min(maxMs, initialMs * 2 ** Math.max(0, attempt - 1));
-  return Math.round(initialMs / 2 + random() * Math.max(0, cap - initialMs / 2));
-}
-
 /**
  * A config centre as a source. `load` returns the last good layer (the watch loop keeps it current), so reloads
  * never wait on the network and losing the centre never loses configuration: the loop retries with jittered
@@ -65,6 +55,7 @@ export function remoteConfigSource(follower: RemoteFollower, options: RemoteSour
     watch(onChange) {
       void (async () => {
         let failures = 0;
+        const delays = new ReconnectDelays(options.retryInitialMs, options.retryMaxMs);
         while (!controller.signal.aborted) {
           try {
             const layer = await follower.next(controller.signal);
@@ -76,6 +67,7 @@ export function remoteConfigSource(follower: RemoteFollower, options: RemoteSour
               remoteUp().set({ source: name }, 1);
             }
             failures = 0;
+            delays.reset();
             if (!isDeepStrictEqual(layer, cached)) {
               cached = layer;
               onChange();
@@ -85,7 +77,7 @@ export function remoteConfigSource(follower: RemoteFollower, options: RemoteSour
             failures += 1;
             remoteFailures().inc({ source: name });
             remoteUp().set({ source: name }, 0);
-            const delayMs = jitteredBackoffMs(failures, options.retryInitialMs, options.retryMaxMs);
+            const delayMs = delays.next();
             const fields = {
               source: name,
               attempt: failures,

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { HttpCallError, requestJson } from '../http/json-http.ts';
 import { sharedCounter } from '../resilience/prom-metric.ts';
-import { jitteredBackoffMs } from './remote-config-source.ts';
+import { ReconnectDelays } from '../resilience/reconnect-delays.ts';
 
 const authEvents = () =>
   sharedCounter(
@@ -154,17 +154,17 @@ export class VaultClient {
         logger.warn({ reason: (error as Error).message }, 'Vault token renewal failed; logging in again');
       }
     }
+    const delays = new ReconnectDelays(
+      this.#options.retryInitialMs ?? 500,
+      this.#options.retryMaxMs ?? 30_000,
+    );
     for (let attempt = 1; !this.#closed; attempt += 1) {
       try {
         await this.login();
         return;
       } catch (error) {
         authEvents().inc({ event: 'login_failure' });
-        const retryMs = jitteredBackoffMs(
-          attempt,
-          this.#options.retryInitialMs ?? 500,
-          this.#options.retryMaxMs ?? 30_000,
-        );
+        const retryMs = delays.next();
         logger.warn(
           { attempt, retry_in_ms: retryMs, reason: (error as Error).message },
           'Vault login failed',
