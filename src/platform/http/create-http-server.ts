@@ -14,6 +14,7 @@ import { configureMetrics, type MetricsIdentity } from '../metrics/metrics-regis
 import { registerMetricsRoute } from '../metrics/metrics-route.ts';
 import { newTraceId, traceIdFromTraceparent } from '../tracing/trace-context.ts';
 import { type HttpTracing, TRACE_IDS_BOUND } from '../tracing/tracing-hooks.ts';
+import { clientErrorHandler } from './client-error-handler.ts';
 import { type FaultSettings, installFaultInjection } from './fault-injection.ts';
 import { installProblemHandler } from './problem-handler.ts';
 import { RequestLogController } from './request-log-controller.ts';
@@ -33,6 +34,8 @@ export interface HttpServerOptions {
   traceId?: (headers: Record<string, string | string[] | undefined>) => string;
   /** Prometheus metrics at GET /metrics (HTTP RED, errors by kind, runtime) under these default labels. */
   metrics?: MetricsIdentity;
+  /** This instance is a canary right now (the HTTP metrics' `canary` label), read per request; default metrics.canary. */
+  canary?: () => boolean;
   /** Fault injection for monitoring tests, read per request (reloadable); off while both ratios are 0. */
   faults?: () => FaultSettings;
   /**
@@ -54,7 +57,10 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
   const tracing = options.tracing;
   const fallbackTraceId = options.traceId ?? defaultTraceId;
   if (options.metrics) configureMetrics(options.metrics);
-  const metrics = options.metrics ? new HttpMetrics({ canary: options.metrics.canary }) : undefined;
+  const identity = options.metrics;
+  const metrics = identity
+    ? new HttpMetrics({ canary: options.canary ?? (() => identity.canary) })
+    : undefined;
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
     logController: new RequestLogController({
@@ -86,6 +92,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     bodyLimit: options.bodyLimitBytes,
     requestTimeout: options.requestTimeoutMs,
     return503OnClosing: true,
+    clientErrorHandler: clientErrorHandler(options.logger as FastifyBaseLogger),
     ...(options.maxHeaderBytes ? { http: { maxHeaderSize: options.maxHeaderBytes } } : {}),
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
   });
