@@ -158,6 +158,8 @@ describe('alert relay over real HTTP (Aliyun SMS, remediation on)', () => {
     assert.deepEqual(paths, [
       'GET /api/v1/namespaces/users/pods/user-service-1',
       'GET /apis/apps/v1/namespaces/users/replicasets/user-service-7d9c5b',
+      // No HPA owns user-service here, so the relay scales it itself.
+      'GET /apis/autoscaling/v2/namespaces/users/horizontalpodautoscalers',
       'GET /apis/apps/v1/namespaces/users/deployments/user-service/scale',
       'PATCH /apis/apps/v1/namespaces/users/deployments/user-service/scale',
     ]);

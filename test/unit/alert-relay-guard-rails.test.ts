@@ -45,6 +45,7 @@ function fakeCluster(options: { replicas: number; nodes: Node[] }) {
       replicas = next;
       return { metadata: { name: workload.name }, spec: { replicas } };
     },
+    listHorizontalPodAutoscalers: async () => [],
     listNodes: async () => options.nodes,
     cordonNode: async (name: string) => {
       writes.push(`cordon ${name}`);

@@ -16,6 +16,8 @@ const ALLOWED = new Set([
   'apps/deployments/scale:patch',
   'argoproj.io/rollouts/scale:get',
   'argoproj.io/rollouts/scale:patch',
+  'autoscaling/horizontalpodautoscalers:list',
+  'autoscaling/horizontalpodautoscalers:patch',
   '/nodes:get',
   '/nodes:list',
   '/nodes:patch',

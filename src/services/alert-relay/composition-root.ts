@@ -14,32 +14,41 @@ function inClusterApiUrl(): string {
 
 /** The relay's composition root: the only module with side effects. Everything it opens goes to the lifecycle. */
 export function runRelayService(start: ServiceStart): Promise<void> {
-  return runService(start, relayConfigSchema, async ({ logger, configStore, config, health, tracing }) => {
-    // Restart-only keys are read from the snapshot; the remediation settings through configStore.values.
-    const components = createRelayComponents({
-      config,
-      current: () => configStore.values,
-      kubernetesUrl: config.KUBERNETES_API_URL ?? inClusterApiUrl(),
-      logger,
-    });
-    if (config.REMEDIATION_MODE === 'dry-run')
-      logger.warn('remediation is in dry-run mode: actions are logged, not done');
-    const app = await buildRelayApp({
-      logger,
-      health,
-      ...components,
-      metrics: { service: config.SERVICE_NAME, version: config.APP_VERSION, canary: config.CANARY },
-      requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
-      ...(tracing ? { tracing: tracing.http } : {}),
-    });
-    return {
-      app,
-      ready: {
-        remediation_mode: config.REMEDIATION_MODE,
-        sms_provider: config.SMS_PROVIDER,
-        wechat: config.WECHAT_WEBHOOK_KEY !== undefined,
-        tracing: tracing ? 'on' : 'off',
-      },
-    };
-  });
+  return runService(
+    start,
+    relayConfigSchema,
+    async ({ logger, configStore, config, health, tracing, lifecycle }) => {
+      // Restart-only keys are read from the snapshot; the remediation settings through configStore.values.
+      const components = createRelayComponents({
+        config,
+        current: () => configStore.values,
+        kubernetesUrl: config.KUBERNETES_API_URL ?? inClusterApiUrl(),
+        logger,
+      });
+      const restoreTimer = setInterval(() => {
+        void components.remediator.restoreFloors();
+      }, config.REMEDIATION_RESTORE_CHECK_S * 1000);
+      restoreTimer.unref();
+      lifecycle.onShutdown('HPA floor restore', () => clearInterval(restoreTimer));
+      if (config.REMEDIATION_MODE === 'dry-run')
+        logger.warn('remediation is in dry-run mode: actions are logged, not done');
+      const app = await buildRelayApp({
+        logger,
+        health,
+        ...components,
+        metrics: { service: config.SERVICE_NAME, version: config.APP_VERSION, canary: config.CANARY },
+        requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
+        ...(tracing ? { tracing: tracing.http } : {}),
+      });
+      return {
+        app,
+        ready: {
+          remediation_mode: config.REMEDIATION_MODE,
+          sms_provider: config.SMS_PROVIDER,
+          wechat: config.WECHAT_WEBHOOK_KEY !== undefined,
+          tracing: tracing ? 'on' : 'off',
+        },
+      };
+    },
+  );
 }

@@ -139,7 +139,13 @@ const remediationProperties = {
     minimum: 0,
     default: 900,
     reloadable: true,
-    description: 'After scaling a workload, leave it alone this long. Reloadable.',
+    description:
+      'After scaling a workload, leave it alone this long; a raised HPA floor (minReplicas) goes back when it ends. Reloadable.',
+  }),
+  REMEDIATION_RESTORE_CHECK_S: Type.Integer({
+    minimum: 1,
+    default: 30,
+    description: 'How often raised HPA floors whose cooldown is over are put back.',
   }),
   REMEDIATION_MAX_ACTIONS_PER_HOUR: Type.Integer({
     minimum: 0,

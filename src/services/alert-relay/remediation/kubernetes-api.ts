@@ -12,12 +12,37 @@ interface ObjectMeta {
   name: string;
   namespace?: string;
   resourceVersion?: string;
+  annotations?: Record<string, string>;
   ownerReferences?: OwnerReference[];
 }
 
 export interface Pod {
   metadata: ObjectMeta;
   spec?: { nodeName?: string };
+  status?: { containerStatuses?: { name: string; restartCount: number; ready?: boolean }[] };
+}
+
+/** The spec and status fields of an apps/v1 Deployment or an Argo Rollout that say whether it is healthy. */
+export interface WorkloadObject {
+  metadata: ObjectMeta & { generation?: number };
+  spec: { replicas?: number; selector?: { matchLabels?: Record<string, string> } };
+  status?: {
+    observedGeneration?: number;
+    replicas?: number;
+    readyReplicas?: number;
+    updatedReplicas?: number;
+  };
+}
+
+/** autoscaling/v2 HorizontalPodAutoscaler, the fields remediation reads. */
+export interface HorizontalPodAutoscaler {
+  metadata: ObjectMeta;
+  spec: {
+    scaleTargetRef: { apiVersion?: string; kind: string; name: string };
+    minReplicas?: number;
+    maxReplicas: number;
+  };
+  status?: { currentReplicas?: number; desiredReplicas?: number };
 }
 
 export interface ReplicaSet {
@@ -58,11 +83,18 @@ export interface KubernetesApiOptions {
 
 const enc = encodeURIComponent;
 
-export function scalePath(workload: WorkloadRef): string {
+function workloadPath(workload: WorkloadRef): string {
   const group = workload.kind === 'Deployment' ? 'apis/apps/v1' : 'apis/argoproj.io/v1alpha1';
   const resource = workload.kind === 'Deployment' ? 'deployments' : 'rollouts';
-  return `/${group}/namespaces/${enc(workload.namespace)}/${resource}/${enc(workload.name)}/scale`;
+  return `/${group}/namespaces/${enc(workload.namespace)}/${resource}/${enc(workload.name)}`;
 }
+
+export function scalePath(workload: WorkloadRef): string {
+  return `${workloadPath(workload)}/scale`;
+}
+
+const hpaPath = (namespace: string) =>
+  `/apis/autoscaling/v2/namespaces/${enc(namespace)}/horizontalpodautoscalers`;
 
 /**
  * The few Kubernetes API calls remediation needs, over plain HTTPS with the pod's service-account token (the
@@ -93,6 +125,34 @@ export class KubernetesApi {
     const patch: Record<string, unknown> = { spec: { replicas } };
     if (resourceVersion) patch.metadata = { resourceVersion };
     return this.#request('PATCH', scalePath(workload), patch);
+  }
+
+  getWorkload(workload: WorkloadRef): Promise<WorkloadObject> {
+    return this.#request('GET', workloadPath(workload));
+  }
+
+  /** Pods matching an equality label selector (`app=web,tier=api`). */
+  async listPods(namespace: string, labelSelector: string): Promise<Pod[]> {
+    const query = labelSelector ? `?labelSelector=${enc(labelSelector)}` : '';
+    const list = await this.#request<{ items: Pod[] }>(
+      'GET',
+      `/api/v1/namespaces/${enc(namespace)}/pods${query}`,
+    );
+    return list.items ?? [];
+  }
+
+  async listHorizontalPodAutoscalers(namespace: string): Promise<HorizontalPodAutoscaler[]> {
+    const list = await this.#request<{ items: HorizontalPodAutoscaler[] }>('GET', hpaPath(namespace));
+    return list.items ?? [];
+  }
+
+  /** A merge patch; put `metadata.resourceVersion` in it to make a concurrent change a 409. */
+  patchHorizontalPodAutoscaler(
+    namespace: string,
+    name: string,
+    patch: Record<string, unknown>,
+  ): Promise<HorizontalPodAutoscaler> {
+    return this.#request('PATCH', `${hpaPath(namespace)}/${enc(name)}`, patch);
   }
 
   async listNodes(): Promise<Node[]> {

@@ -4,8 +4,9 @@ import { occurrenceKey, type WebhookAlert } from '../alertmanager-payload.ts';
 import type { REMEDIATION_MODES } from '../config.ts';
 import { ExpiringSet } from '../expiring-set.ts';
 import { ActionBudget } from './action-budget.ts';
+import { autoscalerOf, FLOOR_HOLD_ANNOTATION, readFloorHold, writeFloorHold } from './autoscaler-floor.ts';
 import { FailingPods } from './failing-pods.ts';
-import type { KubernetesApi, WorkloadRef } from './kubernetes-api.ts';
+import type { HorizontalPodAutoscaler, KubernetesApi, WorkloadRef } from './kubernetes-api.ts';
 
 export interface RemediationSettings {
   mode: (typeof REMEDIATION_MODES)[number];
@@ -19,7 +20,7 @@ export interface RemediationSettings {
   failingPodTtlMs: number;
 }
 
-export type RemediationAction = 'scale_up' | 'cordon';
+export type RemediationAction = 'scale_up' | 'cordon' | 'restore_floor';
 export type RemediationResult =
   | 'success'
   | 'dry_run'
@@ -30,12 +31,13 @@ export type RemediationResult =
   | 'budget_exhausted'
   | 'quota'
   | 'already_cordoned'
-  | 'no_owner';
+  | 'no_owner'
+  | 'superseded';
 
 export interface RemediationRecord {
   action: RemediationAction;
   result: RemediationResult;
-  /** `Deployment users/user-service` or `Node node-a`. */
+  /** `Deployment users/user-service`, `Node node-a` or `HorizontalPodAutoscaler users/user-service`. */
   target: string;
   detail: string;
   fingerprint: string;
@@ -72,6 +74,8 @@ export class Remediator {
   readonly #cooldowns = new Map<string, number>();
   readonly #budget: ActionBudget;
   readonly #failingPods: FailingPods;
+  /** Namespaces where this process raised an HPA floor, swept for restores besides the allowed ones. */
+  readonly #raisedIn = new Set<string>();
   #queue: Promise<unknown> = Promise.resolve();
 
   constructor(options: RemediatorOptions) {
@@ -86,7 +90,19 @@ export class Remediator {
 
   /** Handles the alerts of one webhook; resolves with what was done (or refused) for each. */
   handle(alerts: WebhookAlert[]): Promise<RemediationRecord[]> {
-    const run = this.#queue.then(() => this.#handleAll(alerts));
+    return this.#serially(() => this.#handleAll(alerts));
+  }
+
+  /**
+   * Puts back every HPA floor this relay raised whose cooldown is over. Runs in every mode: it only undoes the
+   * relay's own writes. A floor someone changed since is left as it is; only the relay's note is removed.
+   */
+  restoreFloors(): Promise<RemediationRecord[]> {
+    return this.#serially(() => this.#restoreFloors());
+  }
+
+  #serially<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(work);
     this.#queue = run.catch(() => {});
     return run;
   }
@@ -201,6 +217,8 @@ export class Remediator {
       };
     }
     const kube = this.#options.kubernetes;
+    const autoscaler = autoscalerOf(await kube.listHorizontalPodAutoscalers(workload.namespace), workload);
+    if (autoscaler) return this.#raiseFloor(workload, autoscaler, settings, fingerprint);
     const scale = await kube.getScale(workload);
     const current = scale.spec.replicas ?? 0;
     if (current >= settings.maxReplicas) {
@@ -222,6 +240,141 @@ export class Remediator {
     } catch (error) {
       return { ...base, result: 'failed', detail: `${detail}: ${(error as Error).message}` };
     }
+  }
+
+  /**
+   * An HPA owns the replica count: scaling the workload would be undone at its next sync (at once when it is at
+   * maxReplicas), so the HPA's floor goes up instead, noted on the HPA for restoring after the cooldown.
+   */
+  async #raiseFloor(
+    workload: WorkloadRef,
+    hpa: HorizontalPodAutoscaler,
+    settings: RemediationSettings,
+    fingerprint: string,
+  ): Promise<RemediationRecord> {
+    const target = describe(workload);
+    const base = { action: 'scale_up' as const, target, fingerprint };
+    const { namespace = workload.namespace, name } = hpa.metadata;
+    const via = `HorizontalPodAutoscaler ${namespace}/${name}`;
+    const now = this.#now();
+    const hold = readFloorHold(hpa);
+    if (hold && hold.until > now) {
+      return {
+        ...base,
+        result: 'cooldown',
+        detail: `${via} floor raised to ${hold.raisedTo} until ${new Date(hold.until).toISOString()}`,
+      };
+    }
+    const floor = hpa.spec.minReplicas ?? 1;
+    const current = Math.max(hpa.status?.currentReplicas ?? floor, floor);
+    const cap = Math.min(settings.maxReplicas, hpa.spec.maxReplicas);
+    if (current + 1 > cap) {
+      return {
+        ...base,
+        result: 'at_max',
+        detail: `${current} replicas, cap ${cap} (${via} maxReplicas ${hpa.spec.maxReplicas})`,
+      };
+    }
+    if (!this.#budget.spend(settings.maxActionsPerHour)) {
+      return {
+        ...base,
+        result: 'budget_exhausted',
+        detail: `${settings.maxActionsPerHour} actions in the last hour`,
+      };
+    }
+    const next = current + 1;
+    const detail = `${via} minReplicas ${floor} -> ${next} (replicas ${current}) for ${Math.round(settings.scaleCooldownMs / 1000)} s`;
+    if (settings.mode === 'dry-run') {
+      this.#cooldowns.set(target, now);
+      return { ...base, result: 'dry_run', detail: `would raise: ${detail}` };
+    }
+    try {
+      await this.#options.kubernetes.patchHorizontalPodAutoscaler(namespace, name, {
+        metadata: {
+          resourceVersion: hpa.metadata.resourceVersion,
+          annotations: {
+            [FLOOR_HOLD_ANNOTATION]: writeFloorHold({
+              restoreTo: hold?.restoreTo ?? floor,
+              raisedTo: next,
+              until: now + settings.scaleCooldownMs,
+            }),
+          },
+        },
+        spec: { minReplicas: next },
+      });
+      this.#cooldowns.set(target, now);
+      this.#raisedIn.add(namespace);
+      return { ...base, result: 'success', detail };
+    } catch (error) {
+      return { ...base, result: 'failed', detail: `${detail}: ${(error as Error).message}` };
+    }
+  }
+
+  async #restoreFloors(): Promise<RemediationRecord[]> {
+    const records: RemediationRecord[] = [];
+    const settings = this.#options.settings();
+    const kube = this.#options.kubernetes;
+    for (const namespace of [...this.#raisedIn].sort()) {
+      let autoscalers: HorizontalPodAutoscaler[];
+      try {
+        autoscalers = await kube.listHorizontalPodAutoscalers(namespace);
+      } catch (error) {
+        this.#options.logger.warn({ namespace, error }, `cannot list HPAs in ${namespace} to restore floors`);
+        continue;
+      }
+      let pending = false;
+      for (const hpa of autoscalers) {
+        const hold = readFloorHold(hpa);
+        if (!hold) continue;
+        if (hold.until > this.#now()) {
+          pending = true;
+          continue;
+        }
+        const record = await this.#restoreFloor(namespace, hpa, hold.restoreTo, hold.raisedTo);
+        if (record.result === 'failed') pending = true;
+        records.push(this.#record(record, settings));
+      }
+      if (!pending) this.#raisedIn.delete(namespace);
+    }
+    return records;
+  }
+
+  async #restoreFloor(
+    namespace: string,
+    hpa: HorizontalPodAutoscaler,
+    restoreTo: number,
+    raisedTo: number,
+  ): Promise<RemediationRecord> {
+    const base = {
+      action: 'restore_floor' as const,
+      target: `HorizontalPodAutoscaler ${namespace}/${hpa.metadata.name}`,
+      fingerprint: '',
+    };
+    const floor = hpa.spec.minReplicas ?? 1;
+    const superseded = floor !== raisedTo;
+    const patch: Record<string, unknown> = {
+      metadata: {
+        resourceVersion: hpa.metadata.resourceVersion,
+        annotations: { [FLOOR_HOLD_ANNOTATION]: null },
+      },
+    };
+    if (!superseded) patch.spec = { minReplicas: Math.min(restoreTo, hpa.spec.maxReplicas) };
+    try {
+      await this.#options.kubernetes.patchHorizontalPodAutoscaler(namespace, hpa.metadata.name, patch);
+    } catch (error) {
+      return {
+        ...base,
+        result: 'failed',
+        detail: `minReplicas ${floor} -> ${restoreTo}: ${(error as Error).message}`,
+      };
+    }
+    if (superseded)
+      return {
+        ...base,
+        result: 'superseded',
+        detail: `minReplicas changed to ${floor} since; left as it is`,
+      };
+    return { ...base, result: 'success', detail: `minReplicas ${floor} -> ${restoreTo}` };
   }
 
   async #maybeCordon(
