@@ -89,6 +89,21 @@ export interface ReleaseOptions {
   kubectl?: string;
 }
 
+/** The alert relay's kustomization (deploy/k8s/alert-relay), one per cluster in the monitoring namespace. */
+export const RELAY_DIR = join(K8S_DIR, 'alert-relay');
+/** Images other than users live under the users repository: <IMAGE_REPOSITORY>/<service> (deploy/ci/images.sh). */
+export const relayRepositoryOf = (usersRepository: string) => `${usersRepository}/alert-relay`;
+
+interface ReleaseLayer {
+  /** The kustomization the release builds on, relative to deploy/k8s/release. */
+  resource: string;
+  namespace?: string;
+  /** The image name as the layer below renders it, and the repository the release should name. */
+  image: { name: string; repository: string };
+  configMap: string;
+  deployment: string;
+}
+
 /**
  * Renders an overlay as released: a temporary kustomization layered on a copy of deploy/k8s sets the image tag,
  * APP_VERSION in the generated ConfigMap (so its hash, and so the pods, change with the version) and the revision
@@ -98,6 +113,42 @@ export async function renderRelease(options: ReleaseOptions): Promise<K8sObject[
   const overlay = await readOverlay(options.environment);
   const image = overlay.images?.find((entry) => entry.name === IMAGE_PLACEHOLDER);
   const repository = image?.newName ?? IMAGE_PLACEHOLDER;
+  return renderLayer(
+    {
+      resource: `../overlays/${options.environment}`,
+      ...(overlay.namespace ? { namespace: overlay.namespace } : {}),
+      image: { name: repository, repository: options.imageRepository ?? repository },
+      configMap: 'user-service-config',
+      deployment: 'user-service',
+    },
+    options,
+  );
+}
+
+/**
+ * The alert relay as released with the same tag as the users service, from the same registry: its image is
+ * <users repository>/alert-relay (the users repository being --image-repository or the overlay's).
+ */
+export async function renderRelayRelease(options: ReleaseOptions): Promise<K8sObject[]> {
+  const relay = parse(await readFile(join(RELAY_DIR, 'kustomization.yaml'), 'utf8')) as OverlayKustomization;
+  const committed = relay.images?.find((entry) => entry.name === 'alert-relay');
+  const overlay = await readOverlay(options.environment);
+  const usersRepository =
+    options.imageRepository ??
+    overlay.images?.find((entry) => entry.name === IMAGE_PLACEHOLDER)?.newName ??
+    IMAGE_PLACEHOLDER;
+  return renderLayer(
+    {
+      resource: '../alert-relay',
+      image: { name: committed?.newName ?? 'alert-relay', repository: relayRepositoryOf(usersRepository) },
+      configMap: 'alert-relay-config',
+      deployment: 'alert-relay',
+    },
+    options,
+  );
+}
+
+async function renderLayer(layer: ReleaseLayer, options: ReleaseOptions): Promise<K8sObject[]> {
   const workDirectory = await mkdtemp(join(tmpdir(), 'user-service-release-'));
   try {
     const copy = join(workDirectory, 'k8s');
@@ -107,17 +158,17 @@ export async function renderRelease(options: ReleaseOptions): Promise<K8sObject[
     const kustomization = {
       apiVersion: 'kustomize.config.k8s.io/v1beta1',
       kind: 'Kustomization',
-      ...(overlay.namespace ? { namespace: overlay.namespace } : {}),
-      resources: [`../overlays/${options.environment}`],
-      images: [{ name: repository, newName: options.imageRepository ?? repository, newTag: options.version }],
+      ...(layer.namespace ? { namespace: layer.namespace } : {}),
+      resources: [layer.resource],
+      images: [{ name: layer.image.name, newName: layer.image.repository, newTag: options.version }],
       configMapGenerator: [
-        { name: 'user-service-config', behavior: 'merge', literals: [`APP_VERSION=${options.version}`] },
+        { name: layer.configMap, behavior: 'merge', literals: [`APP_VERSION=${options.version}`] },
       ],
       ...(options.revision
         ? {
             patches: [
               {
-                target: { kind: 'Deployment', name: 'user-service' },
+                target: { kind: 'Deployment', name: layer.deployment },
                 patch: stringify([
                   {
                     op: 'add',
