@@ -22,7 +22,10 @@ interface Result {
 
 async function deployScript(args: string[], env: Record<string, string> = {}): Promise<Result> {
   try {
-    const { stdout, stderr } = await execFileAsync(NODE, ['scripts/deploy.ts', ...args], {
+    // `verify` first runs the verify command (npm run deploy:verify), anything else the deploy (npm run deploy).
+    const [script, scriptArgs] =
+      args[0] === 'verify' ? ['scripts/deploy/verify.ts', args.slice(1)] : ['scripts/deploy/apply.ts', args];
+    const { stdout, stderr } = await execFileAsync(NODE, [script, ...scriptArgs], {
       cwd: REPO_ROOT,
       env: { ...process.env, DEPLOY_ENV: '', APP_VERSION: '', IMAGE_REPOSITORY: '', REVISION: '', ...env },
       timeout: 60_000,
