@@ -68,6 +68,9 @@ function settings(overrides: Partial<RemediationSettings> = {}): RemediationSett
     minSchedulableNodes: 2,
     maxCordonedNodes: 1,
     failingPodTtlMs: 1_800_000,
+    writeRetries: 2,
+    retryInitialDelayMs: 1,
+    retryMaxDelayMs: 5,
     ...overrides,
   };
 }

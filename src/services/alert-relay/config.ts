@@ -142,6 +142,28 @@ const remediationProperties = {
     description:
       'After scaling a workload, leave it alone this long; a raised HPA floor (minReplicas) goes back when it ends. Reloadable.',
   }),
+  REMEDIATION_WRITE_RETRIES: Type.Integer({
+    minimum: 0,
+    maximum: 5,
+    default: 3,
+    reloadable: true,
+    description:
+      'Retries of a failed remediation write (connection error, 409 conflict, 429, 5xx), each on a fresh read. Reloadable.',
+  }),
+  REMEDIATION_RETRY_INITIAL_DELAY_MS: Type.Integer({
+    minimum: 1,
+    default: 200,
+    reloadable: true,
+    description:
+      'First delay before retrying a remediation write; grows exponentially with jitter. Reloadable.',
+  }),
+  REMEDIATION_RETRY_MAX_DELAY_MS: Type.Integer({
+    minimum: 1,
+    maximum: 10_000,
+    default: 2_000,
+    reloadable: true,
+    description: 'Largest delay between remediation write attempts. Reloadable.',
+  }),
   REMEDIATION_RESTORE_CHECK_S: Type.Integer({
     minimum: 1,
     default: 30,

@@ -25,6 +25,12 @@ export function remediationSettings(config: RelayConfig): RemediationSettings {
     minSchedulableNodes: config.REMEDIATION_MIN_SCHEDULABLE_NODES,
     maxCordonedNodes: config.REMEDIATION_MAX_CORDONED_NODES,
     failingPodTtlMs: config.REMEDIATION_FAILING_POD_TTL_S * 1000,
+    writeRetries: config.REMEDIATION_WRITE_RETRIES,
+    retryInitialDelayMs: config.REMEDIATION_RETRY_INITIAL_DELAY_MS,
+    retryMaxDelayMs: Math.max(
+      config.REMEDIATION_RETRY_MAX_DELAY_MS,
+      config.REMEDIATION_RETRY_INITIAL_DELAY_MS,
+    ),
   };
 }
 

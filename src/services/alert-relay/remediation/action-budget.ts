@@ -18,6 +18,11 @@ export class ActionBudget {
     return true;
   }
 
+  /** Gives back the latest action, one that did not happen after all (its write failed). */
+  refund(): void {
+    this.#spent.pop();
+  }
+
   get used(): number {
     return this.#spent.length;
   }

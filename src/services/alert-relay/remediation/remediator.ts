@@ -1,3 +1,4 @@
+import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
 import type { Logger } from 'pino';
 import { sharedCounter } from '../../../platform/resilience/prom-metric.ts';
 import { occurrenceKey, type WebhookAlert } from '../alertmanager-payload.ts';
@@ -6,7 +7,12 @@ import { ExpiringSet } from '../expiring-set.ts';
 import { ActionBudget } from './action-budget.ts';
 import { autoscalerOf, FLOOR_HOLD_ANNOTATION, readFloorHold, writeFloorHold } from './autoscaler-floor.ts';
 import { FailingPods } from './failing-pods.ts';
-import type { HorizontalPodAutoscaler, KubernetesApi, WorkloadRef } from './kubernetes-api.ts';
+import {
+  type HorizontalPodAutoscaler,
+  type KubernetesApi,
+  KubernetesApiError,
+  type WorkloadRef,
+} from './kubernetes-api.ts';
 
 export interface RemediationSettings {
   mode: (typeof REMEDIATION_MODES)[number];
@@ -18,7 +24,16 @@ export interface RemediationSettings {
   minSchedulableNodes: number;
   maxCordonedNodes: number;
   failingPodTtlMs: number;
+  /** Attempts after the first for a failed write (and the reads it rests on). */
+  writeRetries: number;
+  retryInitialDelayMs: number;
+  retryMaxDelayMs: number;
 }
+
+/** What another attempt can fix: no answer, a conflict with a concurrent writer, throttling, a server error. */
+const RETRYABLE_STATUS = new Set([409, 429, 500, 502, 503, 504]);
+export const isRetryableKubernetesError = (error: Error) =>
+  error instanceof KubernetesApiError && (error.status === undefined || RETRYABLE_STATUS.has(error.status));
 
 export type RemediationAction = 'scale_up' | 'cordon' | 'restore_floor';
 export type RemediationResult =
@@ -169,7 +184,8 @@ export class Remediator {
         add(await this.#scaleUp(workload, settings, fingerprint));
       }
     } catch (error) {
-      // The cluster could not be read: forget the occurrence, so Alertmanager's next repeat tries again.
+      // Nothing was changed (a read or every write attempt failed): forget the occurrence, so Alertmanager's next
+      // repeat tries again.
       this.#seen.release(occurrenceKey(alert));
       add({
         action: 'scale_up',
@@ -200,6 +216,20 @@ export class Remediator {
     return { kind: owner.kind as WorkloadRef['kind'], namespace, name: owner.name };
   }
 
+  /**
+   * Each attempt reads afresh (a 409 means someone else wrote in between, so the decision is made again on what is
+   * there now) and only its write may throw; the cooldown starts once a write went through.
+   */
+  #withRetries<T>(settings: RemediationSettings, attempt: () => Promise<T>): Promise<T> {
+    return retry(handleWhen(isRetryableKubernetesError), {
+      maxAttempts: settings.writeRetries,
+      backoff: new ExponentialBackoff({
+        initialDelay: settings.retryInitialDelayMs,
+        maxDelay: settings.retryMaxDelayMs,
+      }),
+    }).execute(attempt);
+  }
+
   async #scaleUp(
     workload: WorkloadRef,
     settings: RemediationSettings,
@@ -216,14 +246,34 @@ export class Remediator {
         detail: `scaled ${Math.round((this.#now() - lastAt) / 1000)} s ago; ${left} s of cooldown left`,
       };
     }
-    const kube = this.#options.kubernetes;
-    const autoscaler = autoscalerOf(await kube.listHorizontalPodAutoscalers(workload.namespace), workload);
-    if (autoscaler) return this.#raiseFloor(workload, autoscaler, settings, fingerprint);
-    const scale = await kube.getScale(workload);
-    const current = scale.spec.replicas ?? 0;
-    if (current >= settings.maxReplicas) {
-      return { ...base, result: 'at_max', detail: `${current} replicas, cap ${settings.maxReplicas}` };
-    }
+    return this.#withRetries(settings, async () => {
+      const kube = this.#options.kubernetes;
+      const autoscaler = autoscalerOf(await kube.listHorizontalPodAutoscalers(workload.namespace), workload);
+      if (autoscaler) return this.#raiseFloor(workload, autoscaler, settings, fingerprint);
+      const scale = await kube.getScale(workload);
+      const current = scale.spec.replicas ?? 0;
+      if (current >= settings.maxReplicas) {
+        return { ...base, result: 'at_max', detail: `${current} replicas, cap ${settings.maxReplicas}` };
+      }
+      const detail = `replicas ${current} -> ${current + 1}`;
+      return this.#act(settings, target, base, `would scale: ${detail}`, detail, () =>
+        kube.patchScale(workload, current + 1, scale.metadata.resourceVersion),
+      );
+    });
+  }
+
+  /**
+   * Spends the budget and writes (or, in dry-run, only says what it would write). A failed write gives the budget
+   * back and starts no cooldown, so the retry, or Alertmanager's next repeat, can still act.
+   */
+  async #act(
+    settings: RemediationSettings,
+    cooldownKey: string | undefined,
+    base: Omit<RemediationRecord, 'result' | 'detail'>,
+    dryRunDetail: string,
+    detail: string,
+    write: () => Promise<unknown>,
+  ): Promise<RemediationRecord> {
     if (!this.#budget.spend(settings.maxActionsPerHour)) {
       return {
         ...base,
@@ -231,15 +281,17 @@ export class Remediator {
         detail: `${settings.maxActionsPerHour} actions in the last hour`,
       };
     }
-    this.#cooldowns.set(target, this.#now());
-    const detail = `replicas ${current} -> ${current + 1}`;
-    if (settings.mode === 'dry-run') return { ...base, result: 'dry_run', detail: `would scale: ${detail}` };
-    try {
-      await kube.patchScale(workload, current + 1, scale.metadata.resourceVersion);
-      return { ...base, result: 'success', detail };
-    } catch (error) {
-      return { ...base, result: 'failed', detail: `${detail}: ${(error as Error).message}` };
+    if (settings.mode !== 'dry-run') {
+      try {
+        await write();
+      } catch (error) {
+        this.#budget.refund();
+        throw error;
+      }
     }
+    if (cooldownKey) this.#cooldowns.set(cooldownKey, this.#now());
+    if (settings.mode === 'dry-run') return { ...base, result: 'dry_run', detail: dryRunDetail };
+    return { ...base, result: 'success', detail };
   }
 
   /**
@@ -275,21 +327,10 @@ export class Remediator {
         detail: `${current} replicas, cap ${cap} (${via} maxReplicas ${hpa.spec.maxReplicas})`,
       };
     }
-    if (!this.#budget.spend(settings.maxActionsPerHour)) {
-      return {
-        ...base,
-        result: 'budget_exhausted',
-        detail: `${settings.maxActionsPerHour} actions in the last hour`,
-      };
-    }
     const next = current + 1;
     const detail = `${via} minReplicas ${floor} -> ${next} (replicas ${current}) for ${Math.round(settings.scaleCooldownMs / 1000)} s`;
-    if (settings.mode === 'dry-run') {
-      this.#cooldowns.set(target, now);
-      return { ...base, result: 'dry_run', detail: `would raise: ${detail}` };
-    }
-    try {
-      await this.#options.kubernetes.patchHorizontalPodAutoscaler(namespace, name, {
+    const raised = await this.#act(settings, target, base, `would raise: ${detail}`, detail, () =>
+      this.#options.kubernetes.patchHorizontalPodAutoscaler(namespace, name, {
         metadata: {
           resourceVersion: hpa.metadata.resourceVersion,
           annotations: {
@@ -301,13 +342,10 @@ export class Remediator {
           },
         },
         spec: { minReplicas: next },
-      });
-      this.#cooldowns.set(target, now);
-      this.#raisedIn.add(namespace);
-      return { ...base, result: 'success', detail };
-    } catch (error) {
-      return { ...base, result: 'failed', detail: `${detail}: ${(error as Error).message}` };
-    }
+      }),
+    );
+    if (raised.result === 'success') this.#raisedIn.add(namespace);
+    return raised;
   }
 
   async #restoreFloors(): Promise<RemediationRecord[]> {
@@ -389,45 +427,47 @@ export class Remediator {
     if (this.#cordoned.has(node))
       return { ...base, result: 'duplicate', detail: 'already cordoned by this relay' };
     try {
-      const nodes = await this.#options.kubernetes.listNodes();
-      const found = nodes.find((candidate) => candidate.metadata.name === node);
-      if (!found) return { ...base, result: 'failed', detail: 'node not found' };
-      if (found.spec?.unschedulable) {
-        this.#cordoned.claim(node);
-        return { ...base, result: 'already_cordoned', detail: 'node is already unschedulable' };
-      }
-      const schedulable = nodes.filter((candidate) => !candidate.spec?.unschedulable).length;
-      const unschedulable = nodes.length - schedulable;
-      if (schedulable - 1 < settings.minSchedulableNodes) {
-        return {
-          ...base,
-          result: 'quota',
-          detail: `${schedulable} schedulable nodes; at least ${settings.minSchedulableNodes} must remain`,
-        };
-      }
-      if (unschedulable >= settings.maxCordonedNodes) {
-        return {
-          ...base,
-          result: 'quota',
-          detail: `${unschedulable} nodes already unschedulable (max ${settings.maxCordonedNodes})`,
-        };
-      }
-      if (!this.#budget.spend(settings.maxActionsPerHour)) {
-        return {
-          ...base,
-          result: 'budget_exhausted',
-          detail: `${settings.maxActionsPerHour} actions in the last hour`,
-        };
-      }
-      this.#cordoned.claim(node);
-      const detail = `${failing} failing pods on the node; ${schedulable - 1} schedulable nodes remain`;
-      if (settings.mode === 'dry-run')
-        return { ...base, result: 'dry_run', detail: `would cordon: ${detail}` };
-      await this.#options.kubernetes.cordonNode(node);
-      return { ...base, result: 'success', detail };
+      return await this.#withRetries(settings, () => this.#cordon(node, failing, settings, base));
     } catch (error) {
       return { ...base, result: 'failed', detail: (error as Error).message };
     }
+  }
+
+  async #cordon(
+    node: string,
+    failing: number,
+    settings: RemediationSettings,
+    base: Omit<RemediationRecord, 'result' | 'detail'>,
+  ): Promise<RemediationRecord> {
+    const nodes = await this.#options.kubernetes.listNodes();
+    const found = nodes.find((candidate) => candidate.metadata.name === node);
+    if (!found) return { ...base, result: 'failed', detail: 'node not found' };
+    if (found.spec?.unschedulable) {
+      this.#cordoned.claim(node);
+      return { ...base, result: 'already_cordoned', detail: 'node is already unschedulable' };
+    }
+    const schedulable = nodes.filter((candidate) => !candidate.spec?.unschedulable).length;
+    const unschedulable = nodes.length - schedulable;
+    if (schedulable - 1 < settings.minSchedulableNodes) {
+      return {
+        ...base,
+        result: 'quota',
+        detail: `${schedulable} schedulable nodes; at least ${settings.minSchedulableNodes} must remain`,
+      };
+    }
+    if (unschedulable >= settings.maxCordonedNodes) {
+      return {
+        ...base,
+        result: 'quota',
+        detail: `${unschedulable} nodes already unschedulable (max ${settings.maxCordonedNodes})`,
+      };
+    }
+    const detail = `${failing} failing pods on the node; ${schedulable - 1} schedulable nodes remain`;
+    const record = await this.#act(settings, undefined, base, `would cordon: ${detail}`, detail, () =>
+      this.#options.kubernetes.cordonNode(node),
+    );
+    if (record.result === 'success' || record.result === 'dry_run') this.#cordoned.claim(node);
+    return record;
   }
 
   #record(record: RemediationRecord, settings: RemediationSettings): RemediationRecord {
