@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 source deploy/ci/images.sh
 read -r -a extra <<<"${DOCKER_BUILD_ARGS:-}"
-revision="$(git rev-parse HEAD 2>/dev/null || echo unknown)"
+revision="${REVISION:-$(git rev-parse HEAD 2>/dev/null || echo unknown)}"
 created="$(date -u +%FT%TZ)"
 for service in "${SERVICES[@]}"; do
   docker build -f deploy/docker/Dockerfile \

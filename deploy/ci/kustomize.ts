@@ -69,6 +69,7 @@ export function stringifyManifests(objects: K8sObject[]): string {
 
 interface OverlayKustomization {
   namespace?: string;
+  configMapGenerator?: { name: string; namespace?: string }[];
   images?: { name: string; newName?: string; newTag?: string }[];
 }
 
@@ -101,6 +102,7 @@ interface ReleaseLayer {
   /** The image name as the layer below renders it, and the repository the release should name. */
   image: { name: string; repository: string };
   configMap: string;
+  configMapNamespace?: string;
   deployment: string;
 }
 
@@ -132,6 +134,9 @@ export async function renderRelease(options: ReleaseOptions): Promise<K8sObject[
 export async function renderRelayRelease(options: ReleaseOptions): Promise<K8sObject[]> {
   const relay = parse(await readFile(join(RELAY_DIR, 'kustomization.yaml'), 'utf8')) as OverlayKustomization;
   const committed = relay.images?.find((entry) => entry.name === 'alert-relay');
+  const configMapNamespace =
+    relay.configMapGenerator?.find((entry) => entry.name === 'alert-relay-config')?.namespace ??
+    relay.namespace;
   const overlay = await readOverlay(options.environment);
   const usersRepository =
     options.imageRepository ??
@@ -142,6 +147,9 @@ export async function renderRelayRelease(options: ReleaseOptions): Promise<K8sOb
       resource: '../alert-relay',
       image: { name: committed?.newName ?? 'alert-relay', repository: relayRepositoryOf(usersRepository) },
       configMap: 'alert-relay-config',
+      // The relay's objects name their namespaces themselves (its Roles live in the namespaces they grant), so
+      // the release merges into its ConfigMap where the relay generates it rather than setting one for all.
+      ...(configMapNamespace ? { configMapNamespace } : {}),
       deployment: 'alert-relay',
     },
     options,
@@ -162,7 +170,12 @@ async function renderLayer(layer: ReleaseLayer, options: ReleaseOptions): Promis
       resources: [layer.resource],
       images: [{ name: layer.image.name, newName: layer.image.repository, newTag: options.version }],
       configMapGenerator: [
-        { name: layer.configMap, behavior: 'merge', literals: [`APP_VERSION=${options.version}`] },
+        {
+          name: layer.configMap,
+          ...(layer.configMapNamespace ? { namespace: layer.configMapNamespace } : {}),
+          behavior: 'merge',
+          literals: [`APP_VERSION=${options.version}`],
+        },
       ],
       ...(options.revision
         ? {

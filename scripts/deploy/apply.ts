@@ -1,8 +1,10 @@
 // Deploys one release of the service to one environment, the same way from every pipeline and from a laptop.
 //
 //   npm run deploy -- --env staging --version v1.2.3 [--dry-run] [--out DIR] [--image-repository REPO]
-//                     [--revision SHA] [--timeout 10m|45m] [--force-conflicts]
+//                     [--revision SHA] [--timeout 10m|45m] [--force-conflicts] [--with-relay]
 //
+// --with-relay (what the pipelines pass) also releases the alert relay (deploy/k8s/alert-relay) with the same tag,
+// from the same registry (<image repository>/alert-relay), in the same apply. REHEARSAL=1 acts as --dry-run.
 // Renders deploy/k8s/overlays/<env> with the image tag and APP_VERSION set to --version, applies it with
 // server-side apply and waits for the rollout (`kubectl argo rollouts status` for a Rollout, `kubectl rollout
 // status` for a Deployment). --dry-run writes the manifests to a folder instead and talks to no cluster.
@@ -16,6 +18,7 @@ import {
   imageTag,
   type K8sObject,
   PINNED_ENVIRONMENTS,
+  renderRelayRelease,
   renderRelease,
   stringifyManifests,
 } from '../../deploy/ci/kustomize.ts';
@@ -23,8 +26,9 @@ import { durationArgument, environmentArgument, kubectl, runCommand, UsageError 
 
 const USAGE = `usage:
   npm run deploy -- --env <environment> --version <tag> [--dry-run] [--out DIR] [--image-repository REPO]
-                    [--revision SHA] [--timeout 10m|45m] [--force-conflicts]
-Defaults come from DEPLOY_ENV, APP_VERSION, IMAGE_REPOSITORY and REVISION when the flags are absent.`;
+                    [--revision SHA] [--timeout 10m|45m] [--force-conflicts] [--with-relay]
+Defaults come from DEPLOY_ENV, APP_VERSION, IMAGE_REPOSITORY and REVISION when the flags are absent.
+REHEARSAL=1 renders and writes the manifests like --dry-run and applies nothing.`;
 /** Docker's rule for a tag. */
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const FIELD_MANAGER = 'user-service-deploy';
@@ -76,18 +80,23 @@ async function deploy(argv: string[]): Promise<void> {
       out: { type: 'string' },
       timeout: { type: 'string' },
       'force-conflicts': { type: 'boolean', default: false },
+      'with-relay': { type: 'boolean', default: false },
     },
   });
   const environment = await environmentArgument(values.env);
   const version = versionArgument(values.version, environment);
   if (values.timeout) durationArgument(values.timeout);
-  const objects = await renderRelease({
+  const release = {
     environment,
     version,
     ...(values['image-repository'] ? { imageRepository: values['image-repository'] } : {}),
     ...(values.revision ? { revision: values.revision } : {}),
     kubectl,
-  });
+  };
+  const objects = [
+    ...(await renderRelease(release)),
+    ...(values['with-relay'] ? await renderRelayRelease(release) : []),
+  ];
   // Belt and braces: whatever the overlays say, a pinned environment never receives a moving tag.
   const images = containersOf(objects).map(({ container }) => container.image);
   if (PINNED_ENVIRONMENTS.has(environment) && images.some((image) => imageTag(image) === 'latest'))
@@ -97,7 +106,7 @@ async function deploy(argv: string[]): Promise<void> {
     `rendered ${objects.length} objects for ${environment}: ${[...new Set(images)].join(', ')} (APP_VERSION=${version})`,
   );
 
-  if (values['dry-run']) {
+  if (values['dry-run'] || process.env.REHEARSAL === '1') {
     const out = resolve(values.out ?? join('reports', 'deploy', environment));
     await mkdir(out, { recursive: true });
     await writeFile(join(out, 'manifests.yaml'), manifests);
