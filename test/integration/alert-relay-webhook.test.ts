@@ -60,6 +60,7 @@ function channelSettings(
     NOTIFY_BREAKER_THRESHOLD: '3',
     NOTIFY_BREAKER_HALF_OPEN_AFTER_MS: '60000',
     REMEDIATION_MODE: 'on',
+    REMEDIATION_NAMESPACES: 'users',
     ...smsSettings,
   };
 }
@@ -452,5 +453,88 @@ describe('alert relay guard rails against the Kubernetes double', () => {
     } finally {
       await Promise.all([wechat.stop(), sms.stop(), kube.stop()]);
     }
+  });
+});
+
+describe('alert relay namespace allow-list', () => {
+  const wechat = new WechatRobotDouble('robot-key-4');
+  const sms = new SmsGatewayDouble('aliyun', { id: 'id', secret: 'secret' });
+  const kube = new KubernetesApiDouble(K8S_TOKEN);
+  let relay: RelayInstance;
+
+  before(async () => {
+    await Promise.all([wechat.start(), sms.start(), kube.start()]);
+    for (const node of ['node-a', 'node-b', 'node-c']) kube.addNode(node);
+    kube.addWorkload('Deployment', 'kube-system', 'coredns', 2, [
+      { name: 'coredns-1', node: 'node-a' },
+      { name: 'coredns-2', node: 'node-a' },
+    ]);
+    kube.addWorkload('Deployment', 'users', 'user-service', 3, [{ name: 'user-service-1', node: 'node-b' }]);
+    relay = await startRelay(
+      { ...channelSettings(wechat, sms, kube), REMEDIATION_NAMESPACES: 'users' },
+      K8S_TOKEN,
+    );
+  });
+
+  after(async () => {
+    await relay?.close();
+    await Promise.all([wechat.stop(), sms.stop(), kube.stop()]);
+  });
+
+  const inNamespace = (namespace: string, pod: string, node: string) =>
+    alert({ alertname: 'PodRestartingTooOften', severity: 'critical', namespace, pod, container: 'c', node });
+
+  test('an alert from a namespace outside the list is notified, logged and counted, never acted on', async () => {
+    const response = await relay.post(
+      CRITICAL,
+      payload('relay-critical', [
+        inNamespace('kube-system', 'coredns-1', 'node-a'),
+        inNamespace('kube-system', 'coredns-2', 'node-a'),
+      ]),
+    );
+    assert.equal(response.status, 200);
+    const body = (await response.json()) as {
+      remediations: { action: string; result: string; detail: string }[];
+    };
+    assert.deepEqual(
+      body.remediations.map((r) => `${r.action}:${r.result}`),
+      ['scale_up:namespace_not_allowed', 'scale_up:namespace_not_allowed'],
+    );
+    assert.match(
+      body.remediations[0]?.detail ?? '',
+      /namespace kube-system is not in REMEDIATION_NAMESPACES \(users\)/,
+    );
+    assert.equal(kube.http.requests.length, 0, 'not even a read in a namespace the relay may not act in');
+    assert.equal(
+      kube.nodes.get('node-a')?.spec.unschedulable,
+      undefined,
+      'its pods do not count towards a cordon',
+    );
+    assert.equal(wechat.messages.length, 1, 'still notified');
+    assert.equal(sms.messages.length, 1);
+    const line = relay.logs.find((entry) =>
+      String(entry.message).startsWith(
+        'remediation scale_up Pod kube-system/coredns-1: namespace_not_allowed',
+      ),
+    );
+    assert.equal(line?.level, 'WARN');
+    const metrics = await (await fetch(`${relay.url}/metrics`)).text();
+    assert.match(
+      metrics,
+      /remediations_total\{[^}]*action="scale_up",result="namespace_not_allowed"[^}]*\} [2-9]/,
+    );
+  });
+
+  test('an alert from an allowed namespace is acted on', async () => {
+    const response = await relay.post(
+      CRITICAL,
+      payload('relay-critical', [inNamespace('users', 'user-service-1', 'node-b')]),
+    );
+    const body = (await response.json()) as { remediations: { result: string }[] };
+    assert.deepEqual(
+      body.remediations.map((r) => r.result),
+      ['success'],
+    );
+    assert.equal(kube.replicas('Deployment', 'users', 'user-service'), 4);
   });
 });

@@ -7,12 +7,12 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
   type AlertmanagerServer,
-  alertmanagerSkip,
   relayTestConfig,
   startAlertmanager,
 } from '../support/alertmanager-server.ts';
 import { KubernetesApiDouble } from '../support/kubernetes-api-double.ts';
-import { type PrometheusServer, prometheusSkip, startPrometheus } from '../support/prometheus-server.ts';
+import { type PrometheusServer, startPrometheus } from '../support/prometheus-server.ts';
+import { needs } from '../support/requirements.ts';
 import { SmsGatewayDouble } from '../support/sms-gateway-double.ts';
 import { type RunningService, spawnService } from '../support/spawn-service.ts';
 import { WechatRobotDouble } from '../support/wechat-robot-double.ts';
@@ -85,7 +85,7 @@ class TestExporter {
   }
 }
 
-const skip = prometheusSkip() || alertmanagerSkip();
+const skip = needs('prometheus', 'alertmanager');
 
 describe('operations: Prometheus -> Alertmanager -> relay -> WeChat, SMS and Kubernetes', { skip }, () => {
   const wechat = new WechatRobotDouble('system-robot-key');
@@ -144,6 +144,7 @@ describe('operations: Prometheus -> Alertmanager -> relay -> WeChat, SMS and Kub
         SMS_TEMPLATE_ID: 'SMS_900001',
         KUBERNETES_API_URL: kube.url,
         KUBERNETES_TOKEN_PATH: join(dir, 'sa-token'),
+        REMEDIATION_NAMESPACES: 'users,shop',
         NOTIFY_RETRY_INITIAL_DELAY_MS: '50',
       },
     });

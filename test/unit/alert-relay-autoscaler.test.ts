@@ -20,6 +20,7 @@ function settings(overrides: Partial<RemediationSettings> = {}): RemediationSett
   return {
     mode: 'on',
     alertName: 'PodRestartingTooOften',
+    allowedNamespaces: ['users'],
     maxReplicas: 10,
     scaleCooldownMs: COOLDOWN_MS,
     maxActionsPerHour: 6,

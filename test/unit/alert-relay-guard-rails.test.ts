@@ -61,6 +61,7 @@ function settings(overrides: Partial<RemediationSettings> = {}): RemediationSett
   return {
     mode: 'on',
     alertName: 'PodRestartingTooOften',
+    allowedNamespaces: ['users'],
     maxReplicas: 10,
     scaleCooldownMs: 600_000,
     maxActionsPerHour: 6,

@@ -3,13 +3,14 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { decodeConfig } from '../../src/platform/config/load-config.ts';
 import { relayConfigSchema } from '../../src/services/alert-relay/config.ts';
-import { kubectlSkip, REPO_ROOT, render } from '../support/kubernetes-manifests.ts';
+import { REPO_ROOT, render } from '../support/kubernetes-manifests.ts';
+import { needs } from '../support/requirements.ts';
 
-const skip = kubectlSkip();
+const skip = needs('kubectl');
 const DIRECTORY = join(REPO_ROOT, 'deploy/k8s/alert-relay');
 
-/** The whole permission set the relay may have: anything more (or a wildcard) is a breach. */
-const ALLOWED = new Set([
+/** Everything the relay may do inside an allowed namespace: anything more (or a wildcard) is a breach. */
+const NAMESPACED = new Set([
   '/pods:get',
   'apps/replicasets:get',
   'apps/deployments/scale:get',
@@ -18,27 +19,71 @@ const ALLOWED = new Set([
   'argoproj.io/rollouts/scale:patch',
   'autoscaling/horizontalpodautoscalers:list',
   'autoscaling/horizontalpodautoscalers:patch',
-  '/nodes:get',
-  '/nodes:list',
-  '/nodes:patch',
 ]);
+/** The only cluster-wide grant: nodes, which have no namespace, for the cordon. */
+const CLUSTER = new Set(['/nodes:get', '/nodes:list', '/nodes:patch']);
+const RELAY_ACCOUNT = [{ kind: 'ServiceAccount', name: 'alert-relay', namespace: 'monitoring' }];
+
+function grants(
+  role: { rules?: { apiGroups: string[]; resources: string[]; verbs: string[] }[] } | undefined,
+) {
+  const granted = new Set<string>();
+  for (const rule of role?.rules ?? []) {
+    for (const group of rule.apiGroups)
+      for (const resource of rule.resources)
+        for (const verb of rule.verbs) granted.add(`${group}/${resource}:${verb}`);
+  }
+  return [...granted].sort();
+}
 
 describe('alert-relay manifests', { skip }, () => {
-  test('the ClusterRole grants exactly the remediation calls and is bound to the relay only', async () => {
+  test('cluster-wide the relay may only get, list and cordon nodes', async () => {
     const objects = await render(DIRECTORY);
-    const role = objects.find((o) => o.kind === 'ClusterRole');
-    const granted = new Set<string>();
-    for (const rule of role?.rules ?? []) {
-      for (const group of rule.apiGroups)
-        for (const resource of rule.resources)
-          for (const verb of rule.verbs) granted.add(`${group}/${resource}:${verb}`);
+    const clusterRoles = objects.filter((o) => o.kind === 'ClusterRole');
+    assert.equal(clusterRoles.length, 1);
+    assert.deepEqual(grants(clusterRoles[0]), [...CLUSTER].sort());
+    const bindings = objects.filter((o) => o.kind === 'ClusterRoleBinding');
+    assert.equal(bindings.length, 1);
+    assert.equal(bindings[0]?.roleRef.kind, 'ClusterRole');
+    assert.equal(bindings[0]?.roleRef.name, clusterRoles[0]?.metadata.name);
+    assert.deepEqual(bindings[0]?.subjects, RELAY_ACCOUNT);
+  });
+
+  test("namespaced rights exist only in the allow-list namespaces, which are the overlays' and never kube-system", async () => {
+    const objects = await render(DIRECTORY);
+    const allowList = String(objects.find((o) => o.kind === 'ConfigMap')?.data.REMEDIATION_NAMESPACES ?? '')
+      .split(',')
+      .filter(Boolean)
+      .sort();
+    const overlayNamespaces = await Promise.all(
+      ['dev', 'staging', 'prod'].map(
+        async (overlay) =>
+          (await render(join(REPO_ROOT, 'deploy/k8s/overlays', overlay))).find((o) => o.kind === 'Deployment')
+            ?.metadata.namespace,
+      ),
+    );
+    assert.deepEqual(allowList, [...overlayNamespaces].sort());
+    assert.ok(!allowList.includes('kube-system'));
+
+    const roles = objects.filter((o) => o.kind === 'Role');
+    assert.deepEqual(roles.map((role) => role.metadata.namespace).sort(), allowList);
+    for (const role of roles) assert.deepEqual(grants(role), [...NAMESPACED].sort(), role.metadata.namespace);
+    const bindings = objects.filter((o) => o.kind === 'RoleBinding');
+    assert.deepEqual(bindings.map((binding) => binding.metadata.namespace).sort(), allowList);
+    for (const binding of bindings) {
+      const role = roles.find((r) => r.metadata.namespace === binding.metadata.namespace);
+      assert.deepEqual(binding.roleRef, {
+        apiGroup: 'rbac.authorization.k8s.io',
+        kind: 'Role',
+        name: role?.metadata.name,
+      });
+      assert.deepEqual(binding.subjects, RELAY_ACCOUNT);
     }
-    assert.deepEqual([...granted].sort(), [...ALLOWED].sort());
-    const binding = objects.find((o) => o.kind === 'ClusterRoleBinding');
-    assert.equal(binding?.roleRef.name, role?.metadata.name);
-    assert.deepEqual(binding?.subjects, [
-      { kind: 'ServiceAccount', name: 'alert-relay', namespace: 'monitoring' },
-    ]);
+    const own = objects.filter(
+      (o) => !['Role', 'RoleBinding', 'ClusterRole', 'ClusterRoleBinding'].includes(o.kind),
+    );
+    for (const object of own)
+      assert.equal(object.metadata.namespace, 'monitoring', `${object.kind} in monitoring`);
   });
 
   test('the pod configuration decodes against the relay schema, with secrets from files', async () => {

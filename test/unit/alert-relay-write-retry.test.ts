@@ -18,6 +18,7 @@ function settings(overrides: Partial<RemediationSettings> = {}): RemediationSett
   return {
     mode: 'on',
     alertName: 'PodRestartingTooOften',
+    allowedNamespaces: ['users'],
     maxReplicas: 10,
     scaleCooldownMs: 900_000,
     maxActionsPerHour: 6,

@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { liveConfigProperties } from '../../platform/config/live-config.ts';
+import { liveConfigProperties } from '../../platform/config/live-config-schema.ts';
 import { platformConfigProperties } from '../../platform/config/platform-config-schema.ts';
 import { tracingConfigProperties } from '../../platform/tracing/tracing-config.ts';
 
@@ -128,6 +128,13 @@ const remediationProperties = {
     reloadable: true,
     description:
       'The alert that triggers scale-up (and cordon, when its pods concentrate on one node). Reloadable.',
+  }),
+  REMEDIATION_NAMESPACES: Type.String({
+    default: '',
+    pattern: '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(,[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)?$',
+    reloadable: true,
+    description:
+      'Comma-separated namespaces the relay may act in (its RBAC Roles exist only there); alerts from any other namespace are notified but never acted on. Empty acts nowhere. Reloadable.',
   }),
   REMEDIATION_MAX_REPLICAS: Type.Integer({
     minimum: 1,

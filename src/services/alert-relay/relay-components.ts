@@ -18,6 +18,7 @@ export function remediationSettings(config: RelayConfig): RemediationSettings {
   return {
     mode: config.REMEDIATION_MODE,
     alertName: config.REMEDIATION_ALERTNAME,
+    allowedNamespaces: config.REMEDIATION_NAMESPACES.split(',').filter(Boolean),
     maxReplicas: config.REMEDIATION_MAX_REPLICAS,
     scaleCooldownMs: config.REMEDIATION_SCALE_COOLDOWN_S * 1000,
     maxActionsPerHour: config.REMEDIATION_MAX_ACTIONS_PER_HOUR,

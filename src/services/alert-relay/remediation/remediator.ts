@@ -17,6 +17,8 @@ import {
 export interface RemediationSettings {
   mode: (typeof REMEDIATION_MODES)[number];
   alertName: string;
+  /** Namespaces the relay may act in; alerts from others are counted and logged, never acted on. */
+  allowedNamespaces: readonly string[];
   maxReplicas: number;
   scaleCooldownMs: number;
   maxActionsPerHour: number;
@@ -47,6 +49,7 @@ export type RemediationResult =
   | 'quota'
   | 'already_cordoned'
   | 'no_owner'
+  | 'namespace_not_allowed'
   | 'superseded';
 
 export interface RemediationRecord {
@@ -133,7 +136,19 @@ export class Remediator {
         if (namespace && pod) this.#failingPods.forget(`${namespace}/${pod}`);
         continue;
       }
-      await this.#handleFiring(alert, settings, (record) => records.push(this.#record(record, settings)));
+      const add = (record: RemediationRecord) => records.push(this.#record(record, settings));
+      if (namespace && !settings.allowedNamespaces.includes(namespace)) {
+        // Checked before the occurrence is claimed, so widening the allow-list live lets the next repeat act.
+        add({
+          action: 'scale_up',
+          result: 'namespace_not_allowed',
+          target: `Pod ${namespace}/${pod ?? '?'}`,
+          detail: `namespace ${namespace} is not in REMEDIATION_NAMESPACES (${settings.allowedNamespaces.join(',') || 'empty'})`,
+          fingerprint: alert.fingerprint,
+        });
+        continue;
+      }
+      await this.#handleFiring(alert, settings, add);
     }
     return records;
   }
@@ -352,7 +367,8 @@ export class Remediator {
     const records: RemediationRecord[] = [];
     const settings = this.#options.settings();
     const kube = this.#options.kubernetes;
-    for (const namespace of [...this.#raisedIn].sort()) {
+    const namespaces = new Set([...settings.allowedNamespaces, ...this.#raisedIn]);
+    for (const namespace of [...namespaces].sort()) {
       let autoscalers: HorizontalPodAutoscaler[];
       try {
         autoscalers = await kube.listHorizontalPodAutoscalers(namespace);
