@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Type } from 'typebox';
 import { openLiveConfig } from '../../src/platform/config/live-config.ts';
+import { readLocalLayers } from '../../src/platform/config/local-layers.ts';
 import { createLogger } from '../../src/platform/logging/logger.ts';
 import { ConsulDouble } from '../support/consul-double.ts';
 import { LogCapture } from '../support/log-capture.ts';
@@ -68,7 +69,10 @@ describe('the documented source order, all layers at once', () => {
       level: 'warn',
       destination: new LogCapture(),
     });
-    const store = await openLiveConfig(schema, { directory: dir, env, logger });
+    const store = await openLiveConfig(schema, {
+      local: await readLocalLayers({ directory: dir, env }),
+      logger,
+    });
     try {
       assert.deepEqual(store.values, {
         FROM_DEFAULT: 'default',

@@ -7,6 +7,7 @@ import { Type } from 'typebox';
 import { ConfigStore } from '../../src/platform/config/config-store.ts';
 import { environmentSource } from '../../src/platform/config/environment-source.ts';
 import { liveConfigSources } from '../../src/platform/config/live-config.ts';
+import { readLocalLayers } from '../../src/platform/config/local-layers.ts';
 import { VaultClient } from '../../src/platform/config/vault-client.ts';
 import { vaultConfigSource } from '../../src/platform/config/vault-config-source.ts';
 import { createLogger } from '../../src/platform/logging/logger.ts';
@@ -147,7 +148,7 @@ describe('Vault KV v2 secrets (against a double of the documented endpoints)', (
     };
     const store = await ConfigStore.open(
       usersConfigSchema,
-      await liveConfigSources({ directory: dir, env, logger }),
+      await liveConfigSources({ local: await readLocalLayers({ directory: dir, env }), logger }),
       {
         logger,
       },

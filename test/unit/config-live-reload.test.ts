@@ -224,7 +224,6 @@ describe('live configuration store', () => {
       'RATE_LIMIT_MAX',
       'RATE_LIMIT_WINDOW_MS',
       'RISK_BREAKER_THRESHOLD',
-      'FEATURE_FLAGS',
       'DATABASE_PASSWORD',
     ]) {
       assert.ok(keys.has(key), `${key} is reloadable`);

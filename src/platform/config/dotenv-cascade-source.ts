@@ -10,16 +10,21 @@ export function dotenvCascadeFiles(nodeEnv: string | undefined): string[] {
   return files;
 }
 
+/** Reads one file; `undefined` when it does not exist. */
+export type OptionalFileReader = (path: string) => Promise<string | undefined>;
+
 export function dotenvCascadeSource(options: {
   directory: string;
   nodeEnv: string | undefined;
+  readFile?: OptionalFileReader;
 }): ConfigSource {
+  const read = options.readFile ?? readOptional;
   return {
     name: 'dotenv',
     async load() {
       const merged: ConfigLayer = {};
       for (const file of dotenvCascadeFiles(options.nodeEnv)) {
-        const text = await readOptional(join(options.directory, file));
+        const text = await read(join(options.directory, file));
         if (text === undefined) continue;
         Object.assign(merged, layerFromRecord(parseEnv(text), file));
       }

@@ -3,7 +3,8 @@ import type { Logger } from 'pino';
 import { type TObject, Type } from 'typebox';
 import type { ConfigStore } from '../config/config-store.ts';
 import { describeConfig } from '../config/describe-config.ts';
-import { liveConfigProperties, openLiveConfig } from '../config/live-config.ts';
+import { openLiveConfig } from '../config/live-config.ts';
+import { liveConfigProperties } from '../config/live-config-schema.ts';
 import { platformConfigProperties } from '../config/platform-config-schema.ts';
 import { HealthRegistry } from '../health/health-registry.ts';
 import { Lifecycle } from '../lifecycle/lifecycle.ts';
@@ -46,19 +47,19 @@ export interface ComposedService {
  * configuration is watched and readiness can pass.
  */
 export async function runService<S extends TObject>(
-  { local, tracing }: ServiceStart,
+  { startup, layers, tracing }: ServiceStart,
   schema: S & { properties: (typeof runSchema)['properties'] },
   compose: (runtime: ServiceRuntime<S>) => Promise<ComposedService>,
 ): Promise<void> {
   // The logger comes first so the config sources can report; its identity is read from the local layers.
   const { logger, flush } = createLogger({
-    service: local.SERVICE_NAME,
-    version: local.APP_VERSION,
-    canary: local.CANARY,
-    level: local.LOG_LEVEL,
+    service: startup.SERVICE_NAME,
+    version: startup.APP_VERSION,
+    canary: startup.CANARY,
+    level: startup.LOG_LEVEL,
     ...(tracing ? { mixin: tracing.logFields } : {}),
   });
-  const configStore = await openLiveConfig(schema, { directory: process.cwd(), logger });
+  const configStore = await openLiveConfig(schema, { local: layers, logger });
   // The schema carries the platform keys (see its type), so the store can be read through them.
   const platform = configStore as unknown as ConfigStore<typeof runSchema>;
   const config = platform.values;
@@ -87,8 +88,8 @@ export async function runService<S extends TObject>(
     tracing
       ? {
           tracing: 'on',
-          endpoint: local.OTEL_EXPORTER_OTLP_ENDPOINT,
-          sample_ratio: local.OTEL_TRACES_SAMPLER_ARG,
+          endpoint: startup.OTEL_EXPORTER_OTLP_ENDPOINT,
+          sample_ratio: startup.OTEL_TRACES_SAMPLER_ARG,
         }
       : { tracing: 'off' },
     tracing

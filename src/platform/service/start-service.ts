@@ -1,18 +1,21 @@
 import { ConfigError } from '../config/config-error.ts';
+import { type LocalLayers, readLocalLayers } from '../config/local-layers.ts';
 import type { Tracing } from '../tracing/tracing-hooks.ts';
-import { type BootstrapCapableSchema, type BootstrapValues, readBootstrap } from './bootstrap.ts';
+import { readStartupKeys, type StartupKeys, type StartupKeysSchema } from './startup-keys.ts';
 
-/** What the entry point settled before the service's modules load: the local identity keys and tracing, if on. */
+/** What the entry point settled before the service's modules load: the start-up keys and tracing, if on. */
 export interface ServiceStart {
-  local: BootstrapValues;
+  startup: StartupKeys;
+  /** The local configuration layers as read here; the live configuration starts from them. */
+  layers: LocalLayers;
   tracing: Tracing | undefined;
 }
 
 export interface StartServiceOptions {
   /** The `service` field of the start-up failure line, written before any logger exists. */
   name: string;
-  /** The service's configuration schema; only its bootstrap keys are read here. */
-  schema: BootstrapCapableSchema;
+  /** The service's configuration schema; only its start-up keys are read here. */
+  schema: StartupKeysSchema;
   /**
    * Loads the composition root and runs it. It has to be a dynamic import written in the service's own entry
    * point: the bundler follows it there, and nothing it imports is evaluated before tracing has started.
@@ -27,18 +30,19 @@ export interface StartServiceOptions {
  */
 export function startService({ name, schema, run }: StartServiceOptions): void {
   const start = async () => {
-    const local = await readBootstrap(schema);
-    const endpoint = local.OTEL_EXPORTER_OTLP_ENDPOINT;
+    const layers = await readLocalLayers({ directory: process.cwd() });
+    const startup = await readStartupKeys(schema, layers);
+    const endpoint = startup.OTEL_EXPORTER_OTLP_ENDPOINT;
     const tracing = endpoint
       ? (await import('../tracing/start-tracing.ts')).startTracing({
           endpoint,
-          sampleRatio: local.OTEL_TRACES_SAMPLER_ARG,
-          service: local.SERVICE_NAME,
-          version: local.APP_VERSION,
-          canary: local.CANARY,
+          sampleRatio: startup.OTEL_TRACES_SAMPLER_ARG,
+          service: startup.SERVICE_NAME,
+          version: startup.APP_VERSION,
+          canary: startup.CANARY,
         })
       : undefined;
-    await run({ local, tracing });
+    await run({ startup, layers, tracing });
   };
   start().catch((error: unknown) => {
     const fields =

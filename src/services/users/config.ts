@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { liveConfigProperties } from '../../platform/config/live-config.ts';
+import { liveConfigProperties } from '../../platform/config/live-config-schema.ts';
 import { platformConfigProperties } from '../../platform/config/platform-config-schema.ts';
 import { faultInjectionConfigProperties } from '../../platform/http/fault-injection.ts';
 import { protectionConfigProperties } from '../../platform/resilience/protection.ts';
