@@ -32,6 +32,8 @@ export function runRelayService(start: ServiceStart): Promise<void> {
       lifecycle.onShutdown('HPA floor restore', () => clearInterval(restoreTimer));
       if (config.REMEDIATION_MODE === 'dry-run')
         logger.warn('remediation is in dry-run mode: actions are logged, not done');
+      if (config.REMEDIATION_MODE !== 'off' && config.REMEDIATION_NAMESPACES === '')
+        logger.warn('REMEDIATION_NAMESPACES is empty: remediation acts in no namespace');
       const app = await buildRelayApp({
         logger,
         health,
@@ -44,6 +46,7 @@ export function runRelayService(start: ServiceStart): Promise<void> {
         app,
         ready: {
           remediation_mode: config.REMEDIATION_MODE,
+          remediation_namespaces: config.REMEDIATION_NAMESPACES,
           sms_provider: config.SMS_PROVIDER,
           wechat: config.WECHAT_WEBHOOK_KEY !== undefined,
           tracing: tracing ? 'on' : 'off',

@@ -120,7 +120,7 @@ const remediationProperties = {
     default: 'dry-run',
     reloadable: true,
     description:
-      '`on` acts, `dry-run` reads the cluster and logs and counts what it would do without writing, `off` does nothing. Reloadable.',
+      '`on` acts, `dry-run` reads the cluster and logs and counts what it would do without writing, `off` does nothing. The default is `dry-run` so a relay started without its manifest never writes; the shipped manifest sets `on` with REMEDIATION_NAMESPACES. Reloadable.',
   }),
   REMEDIATION_ALERTNAME: Type.String({
     minLength: 1,
