@@ -5,9 +5,9 @@ import pg from 'pg';
 import { openDatabase } from '../../src/platform/database/database.ts';
 import { createLogger } from '../../src/platform/logging/logger.ts';
 import { LogCapture } from '../support/log-capture.ts';
-import { postgresSkip, TEST_DATABASE_URL } from '../support/requirements.ts';
+import { needs, TEST_DATABASE_URL } from '../support/requirements.ts';
 
-describe('PostgreSQL connection lost while checked out', { skip: postgresSkip() }, () => {
+describe('PostgreSQL connection lost while checked out', { skip: needs('postgres') }, () => {
   it('does not crash the process; the next query runs on a new connection', async () => {
     const logs = new LogCapture();
     const { logger } = createLogger({ service: 'test', version: 'test', level: 'debug', destination: logs });

@@ -10,7 +10,7 @@ import { protectionPlugin } from '../../src/platform/resilience/protection.ts';
 import { LogCapture } from '../support/log-capture.ts';
 import { type Sample, samplesOf, scrape, sumOf } from '../support/metrics-text.ts';
 import { createTestDatabase, type TestDatabase } from '../support/postgres-database.ts';
-import { postgresSkip, TEST_DATABASE_URL } from '../support/requirements.ts';
+import { needs, TEST_DATABASE_URL } from '../support/requirements.ts';
 import { startTestApp, type TestApp } from '../support/test-app.ts';
 
 const SLOW_REQUEST_MS = 150;
@@ -254,7 +254,7 @@ describe('Load shedding in the error metrics', () => {
   });
 });
 
-describe('Pool metrics on PostgreSQL (node-postgres)', { skip: postgresSkip() }, () => {
+describe('Pool metrics on PostgreSQL (node-postgres)', { skip: needs('postgres') }, () => {
   let database: TestDatabase;
   let app: TestApp;
 

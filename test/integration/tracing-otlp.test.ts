@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import type { LogLine } from '../support/log-capture.ts';
 import { OtlpReceiver, type ReceivedSpan } from '../support/otlp-receiver.ts';
 import { createTestDatabase } from '../support/postgres-database.ts';
-import { postgresSkip, TEST_DATABASE_URL } from '../support/requirements.ts';
+import { needs, TEST_DATABASE_URL } from '../support/requirements.ts';
 import { type RunningService, spawnService } from '../support/spawn-service.ts';
 
 const SERVER = 2;
@@ -225,7 +225,7 @@ defineTracingSuite(
       },
     };
   },
-  postgresSkip(),
+  needs('postgres'),
 );
 
 /**

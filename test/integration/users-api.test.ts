@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createTestDatabase, type TestDatabase } from '../support/postgres-database.ts';
-import { postgresSkip, TEST_DATABASE_URL } from '../support/requirements.ts';
+import { needs, TEST_DATABASE_URL } from '../support/requirements.ts';
 import { startTestApp, type TestApp } from '../support/test-app.ts';
 
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -322,7 +322,7 @@ function defineApiSuite(
 
 defineApiSuite('the in-memory repository', async () => ({ url: 'memory://' }));
 defineApiSuite('PGlite', async () => ({ url: 'pglite://memory' }));
-const pgSkip = postgresSkip();
+const pgSkip = needs('postgres');
 defineApiSuite(
   'PostgreSQL',
   async () => {

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { findBinary, requireServer } from './requirements.ts';
+import { findBinary } from './requirements.ts';
 import { type ServerBinary, spawnServerBinary } from './spawn-server-binary.ts';
 
 /**
@@ -29,13 +29,6 @@ export interface AlertmanagerServer {
   log(): string;
   stop(): Promise<void>;
 }
-
-export const alertmanagerSkip = () =>
-  requireServer(
-    'Alertmanager',
-    findBinary('prometheus-alertmanager') !== undefined,
-    'install Debian `prometheus-alertmanager` (scripts/ci/install-system-packages.sh)',
-  );
 
 interface Route {
   group_wait?: string;

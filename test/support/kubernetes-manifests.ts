@@ -3,16 +3,9 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { type K8sObject, kustomizeBuild, parseManifests } from '../../deploy/ci/kustomize.ts';
-import { findBinary, requireServer } from './requirements.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const DEPLOY_DIR = join(REPO_ROOT, 'deploy');
-
-/** kubectl (with its built-in kustomize) renders the manifests; without it these suites skip, or fail in CI. */
-export function kubectlSkip(): string | false {
-  const kubectl = process.env.KUBECTL ?? findBinary('kubectl');
-  return requireServer('kubectl', kubectl !== undefined, 'install kubectl 1.27+; it carries kustomize v5');
-}
 
 /**
  * Every kustomization under deploy/ that builds on its own (components are built through the overlays that use

@@ -2,13 +2,13 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { findBinary, requireServer } from './requirements.ts';
+import { findBinary } from './requirements.ts';
 import { type ServerBinary, spawnServerBinary } from './spawn-server-binary.ts';
 
 /**
  * A real Prometheus (Debian `prometheus`) for one test: its own config, temp TSDB and free loopback port.
  *
- *   const skip = prometheusSkip();                       // skip reason on a laptop, throws with CI=true
+ *   const skip = needs('prometheus');                    // skip reason on a laptop, throws with CI=true
  *   const prom = await startPrometheus({
  *     targets: [{ job: 'users', targets: ['127.0.0.1:1234'], labels: { env: 'test' } }],
  *     ruleFiles: ['deploy/monitoring/rules/user-service.yml'],   // optional, paths relative to the cwd
@@ -78,13 +78,6 @@ export interface PrometheusServer {
   log(): string;
   stop(): Promise<void>;
 }
-
-export const prometheusSkip = () =>
-  requireServer(
-    'Prometheus',
-    findBinary('prometheus') !== undefined,
-    'install Debian `prometheus` (scripts/ci/install-system-packages.sh)',
-  );
 
 function renderConfig(options: PrometheusOptions): string {
   const config: Record<string, unknown> = {

@@ -1,12 +1,11 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { findBinary, requireServer } from './requirements.ts';
+import { findBinary } from './requirements.ts';
 
 const run = promisify(execFile);
 
@@ -20,20 +19,6 @@ export async function freePort(): Promise<number> {
   await once(server, 'close');
   return port;
 }
-
-export const postgresBinariesSkip = () =>
-  requireServer(
-    'PostgreSQL binaries',
-    existsSync('/usr/lib/postgresql'),
-    'install Debian `postgresql` (scripts/ci/install-system-packages.sh)',
-  );
-
-export const etcdSkip = () =>
-  requireServer(
-    'etcd',
-    findBinary('etcd') !== undefined,
-    'install Debian `etcd-server` (scripts/ci/install-system-packages.sh)',
-  );
 
 /**
  * A PostgreSQL of this test's own (scripts/servers/postgres.sh on a free port in a temp dir), so the test may

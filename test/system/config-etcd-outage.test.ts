@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Etcd3 } from 'etcd3';
-import { type EtcdInstance, etcdSkip, startEtcdInstance } from '../support/server-instances.ts';
+import { needs } from '../support/requirements.ts';
+import { type EtcdInstance, startEtcdInstance } from '../support/server-instances.ts';
 import { type RunningService, spawnService } from '../support/spawn-service.ts';
 
 const PREFIX = '/config/user-service/';
 
-describe('etcd config centre stopped and restarted under a running service', { skip: etcdSkip() }, () => {
+describe('etcd config centre stopped and restarted under a running service', { skip: needs('etcd') }, () => {
   let etcd: EtcdInstance;
   let service: RunningService;
   let client: Etcd3;

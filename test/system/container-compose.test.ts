@@ -2,21 +2,11 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
-import { findBinary, requireServer } from '../support/requirements.ts';
+import { composeCommand, needs } from '../support/requirements.ts';
 
-/**
- * The laptop stack is validated offline (images cannot be pulled here): `docker compose config` with the v2
- * plugin, else Debian's docker-compose 1.29, which validates the Compose Specification schema too.
- */
-function composeCommand(): string[] | undefined {
-  try {
-    execFileSync('docker', ['compose', 'version'], { stdio: 'ignore' });
-    return ['docker', 'compose'];
-  } catch {}
-  return findBinary('docker-compose') ? ['docker-compose'] : undefined;
-}
-const command = composeCommand();
-const skip = requireServer('docker compose', command !== undefined, 'install the docker-compose package');
+// The laptop stack is validated offline (images cannot be pulled here), with `docker compose config`.
+const skip = needs('docker-compose');
+const command = skip ? undefined : composeCommand();
 
 describe('docker-compose.yml', { skip }, () => {
   it('validates and wires the service to PostgreSQL, Prometheus, Jaeger and Grafana', () => {

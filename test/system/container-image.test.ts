@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { EXTERNAL_PACKAGES } from '../../scripts/build.ts';
-import { requireServer, TEST_DATABASE_URL } from '../support/requirements.ts';
+import { needs, TEST_DATABASE_URL } from '../support/requirements.ts';
 
 /**
  * The container contract with a real engine: the image is built once (base images are local stand-ins for the
@@ -17,15 +17,7 @@ import { requireServer, TEST_DATABASE_URL } from '../support/requirements.ts';
 const run = promisify(execFile);
 const docker = async (...args: string[]) =>
   (await run('docker', args, { maxBuffer: 64 << 20 })).stdout.trim();
-const engineUp = (() => {
-  try {
-    execFileSync('docker', ['info'], { stdio: 'ignore', timeout: 20_000 });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-const skip = requireServer('Docker engine', engineUp, 'run `bash scripts/servers/docker.sh`');
+const skip = needs('docker');
 const IMAGE = `user-service:container-test-${process.pid}`;
 const POD_FLAGS = [
   '--read-only',

@@ -4,8 +4,9 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { K8sObject } from '../../deploy/ci/kustomize.ts';
 import type { FaultSettings } from '../../src/platform/http/fault-injection.ts';
 import { type MeasurementPhase, measure } from '../support/argo-analysis.ts';
-import { findObject, kubectlSkip, renderOverlay } from '../support/kubernetes-manifests.ts';
-import { type PrometheusServer, prometheusSkip, startPrometheus } from '../support/prometheus-server.ts';
+import { findObject, renderOverlay } from '../support/kubernetes-manifests.ts';
+import { type PrometheusServer, startPrometheus } from '../support/prometheus-server.ts';
+import { needs } from '../support/requirements.ts';
 import { startTestApp, type TestApp } from '../support/test-app.ts';
 
 /**
@@ -22,7 +23,7 @@ interface AnalysisMetric {
   provider: { prometheus: { query: string } };
 }
 
-const skip = kubectlSkip() || prometheusSkip();
+const skip = needs('kubectl', 'prometheus');
 const HEALTHY: FaultSettings = { FAULT_SLOW_RATIO: 0, FAULT_SLOW_MS: 1_000, FAULT_ERROR_RATIO: 0 };
 const REQUESTS_PER_PHASE = 300;
 const CONCURRENCY = 30;

@@ -4,13 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { prometheusSkip } from '../support/prometheus-server.ts';
+import { needs } from '../support/requirements.ts';
 import { freePort } from '../support/server-instances.ts';
 
 const run = promisify(execFile);
 
 /** scripts/servers/prometheus.sh as a developer uses it: start against a target, query, stop. */
-describe('scripts/servers/prometheus.sh', { skip: prometheusSkip() }, () => {
+describe('scripts/servers/prometheus.sh', { skip: needs('prometheus') }, () => {
   let env: NodeJS.ProcessEnv = {};
   const script = (...args: string[]) =>
     run('bash', ['scripts/servers/prometheus.sh', ...args], { env, timeout: 60_000 });

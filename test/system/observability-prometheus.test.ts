@@ -5,7 +5,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { DASHBOARD_FILE } from '../../deploy/monitoring/build.ts';
 import { dashboardTargets, resolveVariables } from '../../deploy/monitoring/grafana/dashboard.ts';
 import { renderQuery } from '../../deploy/monitoring/queries.ts';
-import { type PrometheusServer, prometheusSkip, startPrometheus } from '../support/prometheus-server.ts';
+import { type PrometheusServer, startPrometheus } from '../support/prometheus-server.ts';
+import { needs } from '../support/requirements.ts';
 import { RiskDouble } from '../support/risk-double.ts';
 import { type RunningService, spawnService } from '../support/spawn-service.ts';
 
@@ -123,7 +124,7 @@ async function drive(instance: Instance, until: number): Promise<void> {
   await Promise.all(Array.from({ length: WORKERS_PER_INSTANCE }, (_, index) => worker(index)));
 }
 
-describe('shared queries and dashboard against a real Prometheus', { skip: prometheusSkip() }, () => {
+describe('shared queries and dashboard against a real Prometheus', { skip: needs('prometheus') }, () => {
   const risk = new RiskDouble();
   let prometheus: PrometheusServer;
   /** Evaluation time right after the load, once every target has been scraped past it (epoch seconds). */

@@ -4,11 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import {
-  type PostgresInstance,
-  postgresBinariesSkip,
-  startPostgresInstance,
-} from '../support/server-instances.ts';
+import { needs } from '../support/requirements.ts';
+import { type PostgresInstance, startPostgresInstance } from '../support/server-instances.ts';
 import { type RunningService, spawnService } from '../support/spawn-service.ts';
 
 interface Outcome {
@@ -21,7 +18,7 @@ interface Outcome {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-describe('PostgreSQL stopped under write load', { skip: postgresBinariesSkip() }, () => {
+describe('PostgreSQL stopped under write load', { skip: needs('postgres-binaries') }, () => {
   let postgres: PostgresInstance;
   let service: RunningService;
   let secrets: string;

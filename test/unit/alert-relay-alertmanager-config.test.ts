@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
-import { findBinary, requireServer } from '../support/requirements.ts';
+import { findBinary, needs } from '../support/requirements.ts';
 
 const run = promisify(execFile);
 const CONFIG = 'deploy/monitoring/alertmanager.yml';
@@ -24,11 +24,7 @@ interface WebhookConfig {
 }
 
 const amtool = findBinary('amtool');
-const skip = requireServer(
-  'amtool',
-  amtool !== undefined,
-  'install Debian `prometheus-alertmanager` (scripts/ci/install-system-packages.sh)',
-);
+const skip = needs('amtool');
 
 describe('Alertmanager configuration', () => {
   test('amtool check-config accepts it', { skip }, async () => {

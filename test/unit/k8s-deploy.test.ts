@@ -6,12 +6,12 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { parseManifests, publicUrlOf } from '../../deploy/ci/kustomize.ts';
-import { kubectlSkip, REPO_ROOT, renderOverlay } from '../support/kubernetes-manifests.ts';
-import { findBinary } from '../support/requirements.ts';
+import { REPO_ROOT, renderOverlay } from '../support/kubernetes-manifests.ts';
+import { kubectlBinary, needs } from '../support/requirements.ts';
 import { startTestApp, type TestApp } from '../support/test-app.ts';
 
 const execFileAsync = promisify(execFile);
-const skip = kubectlSkip();
+const skip = needs('kubectl');
 const NODE = process.execPath;
 
 interface Result {
@@ -125,7 +125,7 @@ describe('npm run deploy', { skip }, () => {
     let log: string;
     before(async () => {
       // kustomize goes to the real kubectl; everything else is recorded and succeeds, like a healthy cluster.
-      const real = process.env.KUBECTL ?? findBinary('kubectl')!;
+      const real = kubectlBinary()!;
       log = join(work, 'kubectl.log');
       stub = join(work, 'kubectl');
       await writeFile(
@@ -186,7 +186,7 @@ describe('npm run deploy', { skip }, () => {
       const failing = join(work, 'kubectl-failing');
       await writeFile(
         failing,
-        `#!/bin/sh\nif [ "$1" = kustomize ]; then exec "${process.env.KUBECTL ?? findBinary('kubectl')}" "$@"; fi\necho "conflict" >&2\nexit 1\n`,
+        `#!/bin/sh\nif [ "$1" = kustomize ]; then exec "${kubectlBinary()}" "$@"; fi\necho "conflict" >&2\nexit 1\n`,
       );
       await chmod(failing, 0o755);
       const result = await deployScript(['--env', 'dev', '--version', 'latest'], { KUBECTL: failing });

@@ -10,15 +10,15 @@ import {
 } from '../../deploy/ci/kustomize.ts';
 import {
   findKustomizations,
-  kubectlSkip,
   matches,
   podLabelsOf,
   render,
   repoRelative,
 } from '../support/kubernetes-manifests.ts';
 import { validateAgainstModel } from '../support/kubernetes-models.ts';
+import { needs } from '../support/requirements.ts';
 
-const skip = kubectlSkip();
+const skip = needs('kubectl');
 const kustomizations = findKustomizations();
 const WORKLOAD_KINDS = new Set([
   'Deployment',

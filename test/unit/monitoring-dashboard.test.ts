@@ -17,7 +17,7 @@ import {
   resolveVariables,
 } from '../../deploy/monitoring/grafana/dashboard.ts';
 import { findSharedQueries, sharedQueryMetrics } from '../../deploy/monitoring/queries.ts';
-import { findBinary, requireServer } from '../support/requirements.ts';
+import { needs } from '../support/requirements.ts';
 
 const run = promisify(execFile);
 
@@ -107,7 +107,7 @@ describe('Grafana dashboard', () => {
     }
   });
 
-  test('every panel query parses (promtool)', { skip: promtoolSkip() }, async () => {
+  test('every panel query parses (promtool)', { skip: needs('promtool') }, async () => {
     const dir = await mkdtemp(join(tmpdir(), 'dashboard-promql-'));
     try {
       const file = join(dir, 'panels.yml');
@@ -124,7 +124,7 @@ describe('Grafana dashboard', () => {
   });
 });
 
-describe('kustomization', { skip: kubectlSkip() }, () => {
+describe('kustomization', { skip: needs('kubectl') }, () => {
   test('renders the dashboard ConfigMap for the Grafana sidecar, the ServiceMonitor and the PrometheusRule', async () => {
     const { stdout } = await run('kubectl', ['kustomize', 'deploy/monitoring']);
     const objects = parseAllDocuments(stdout).map((document) => document.toJSON()) as {
@@ -157,15 +157,3 @@ describe('kustomization', { skip: kubectlSkip() }, () => {
     new PrometheusRule(rule as unknown as ConstructorParameters<typeof PrometheusRule>[0]).validate();
   });
 });
-
-function promtoolSkip() {
-  return requireServer('promtool', findBinary('promtool') !== undefined, 'install Debian `prometheus`');
-}
-
-function kubectlSkip() {
-  return requireServer(
-    'kubectl',
-    findBinary('kubectl') !== undefined,
-    'install kubectl (kustomize is built in)',
-  );
-}

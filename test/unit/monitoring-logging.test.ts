@@ -9,7 +9,7 @@ import { ConfigMap, Namespace, ServiceAccount } from 'kubernetes-models/v1';
 import { parseAllDocuments } from 'yaml';
 import { createLogger } from '../../src/platform/logging/logger.ts';
 import { LogCapture } from '../support/log-capture.ts';
-import { findBinary, requireServer } from '../support/requirements.ts';
+import { needs } from '../support/requirements.ts';
 
 const run = promisify(execFile);
 const LOGGING = 'deploy/logging';
@@ -131,7 +131,7 @@ describe('Fluent Bit configuration', () => {
   });
 });
 
-describe('Fluent Bit Kubernetes objects', { skip: kubectlSkip() }, () => {
+describe('Fluent Bit Kubernetes objects', { skip: needs('kubectl') }, () => {
   test('kustomize renders valid objects that fit together', async () => {
     const { stdout } = await run('kubectl', ['kustomize', LOGGING]);
     // biome-ignore lint/suspicious/noExplicitAny: objects of several kinds, each checked by its model below
@@ -185,11 +185,3 @@ describe('Fluent Bit Kubernetes objects', { skip: kubectlSkip() }, () => {
     }
   });
 });
-
-function kubectlSkip() {
-  return requireServer(
-    'kubectl',
-    findBinary('kubectl') !== undefined,
-    'install kubectl (kustomize is built in)',
-  );
-}

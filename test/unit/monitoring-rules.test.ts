@@ -16,7 +16,7 @@ import {
   ruleFileNames,
 } from '../../deploy/monitoring/build.ts';
 import { findSharedQueries, sharedQueryMetrics } from '../../deploy/monitoring/queries.ts';
-import { findBinary, requireServer } from '../support/requirements.ts';
+import { needs } from '../support/requirements.ts';
 
 const run = promisify(execFile);
 const MONITORING = 'deploy/monitoring';
@@ -41,13 +41,6 @@ const CONTRACT_ALERTS: Record<string, string[]> = {
   PodRestartingTooOften: ['critical'],
   PodCrashLooping: ['warning'],
 };
-
-const promtoolSkip = () =>
-  requireServer(
-    'promtool',
-    findBinary('promtool') !== undefined,
-    'install Debian `prometheus` (scripts/ci/install-system-packages.sh)',
-  );
 
 describe('alert rules', () => {
   test('exactly the alert names and severities of the contract', () => {
@@ -130,7 +123,7 @@ describe('alert rules', () => {
   });
 });
 
-describe('promtool', { skip: promtoolSkip() }, () => {
+describe('promtool', { skip: needs('promtool') }, () => {
   let dir: string;
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'promtool-'));
