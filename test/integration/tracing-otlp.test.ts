@@ -275,6 +275,8 @@ describe('Tracing with the collector unreachable', () => {
       env: {
         DATABASE_URL: 'memory://',
         OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+        // Every request recorded, so there is something to fail to export.
+        OTEL_TRACES_SAMPLER_ARG: '1',
         OTEL_BSP_SCHEDULE_DELAY: '100',
         LOG_LEVEL: 'info',
       },

@@ -7,7 +7,7 @@ export interface RequestLogOptions {
   slowRequestMs: () => number;
   /** Fed from the same measurement as the log line, so the slow counter and the slow lines always agree. */
   metrics?: HttpMetrics;
-  /** Names the request's server span after its route; the response is done but the span not yet ended. */
+  /** Names the request's server span after its route and hands it the slow decision; the span is not yet ended. */
   tracing?: HttpTracing;
 }
 
@@ -45,10 +45,9 @@ export class RequestLogController extends LogController {
     const routeOptions = request.routeOptions;
     const config = routeOptions.config;
     if (config?.probe === true) return;
-    if (this.#tracing && routeOptions.url !== undefined)
-      this.#tracing.routeMatched(request.raw, routeOptions.url);
     const elapsedMs = reply.elapsedTime;
     const slow = elapsedMs > this.#slowRequestMs();
+    this.#tracing?.requestCompleted(request.raw, routeOptions.url, slow);
     this.#metrics?.requestCompleted(
       request,
       config,

@@ -5,14 +5,10 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { registerInstrumentations } from '@opentelemetry/instrumentation';
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import {
-  BatchSpanProcessor,
-  NodeTracerProvider,
-  ParentBasedSampler,
-  TraceIdRatioBasedSampler,
-} from '@opentelemetry/sdk-trace-node';
+import { BatchSpanProcessor, type BufferConfig, NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import { httpServerSpans } from './http-server-spans.ts';
+import { PresetIdGenerator, RequestSampler } from './request-sampling.ts';
 import { TRACE_IDS_BOUND, type Tracing } from './tracing-hooks.ts';
 import { markTracingStarted } from './tracing-state.ts';
 
@@ -32,24 +28,47 @@ const SHUTDOWN_BOUND_MS = 2_000;
 const PROBLEM_LOG_INTERVAL_MS = 60_000;
 
 /**
- * Starts the OpenTelemetry SDK: W3C trace context in and out, server spans around the HTTP handler, spans for
+ * Batching sized for a 128 MiB pod: a queued span holds about 1.5 KB until it is exported, so the SDK default
+ * (2 048 queued, 512 per export, every 5 s) keeps spans long enough to be promoted into the capped old
+ * generation and builds a ~0.4 MB JSON body per export. Smaller batches sent every second keep that bounded.
+ * The standard OTEL_BSP_* variables still override each value.
+ */
+function batchSettings(): BufferConfig {
+  const fromEnv = (name: string, fallback: number) => {
+    const value = Number(process.env[name]);
+    return process.env[name] !== undefined && Number.isFinite(value) && value > 0 ? value : fallback;
+  };
+  return {
+    maxQueueSize: fromEnv('OTEL_BSP_MAX_QUEUE_SIZE', 1_024),
+    maxExportBatchSize: fromEnv('OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 256),
+    scheduledDelayMillis: fromEnv('OTEL_BSP_SCHEDULE_DELAY', 1_000),
+  };
+}
+
+/**
+ * Starts the OpenTelemetry SDK: W3C trace context in and out, server spans around the HTTP handler (sampled
+ * parent-based with a ratio for new traces, plus every failed or slow request after the fact), spans for
  * outgoing fetch/undici calls (diagnostics channels, so load order does not matter), SQL spans from the database
  * layer, all exported in batches as OTLP JSON.
  */
 export function startTracing(options: TracingOptions): Tracing {
+  const sampler = new RequestSampler(options.sampleRatio);
+  const idGenerator = new PresetIdGenerator();
   const provider = new NodeTracerProvider({
     resource: resourceFromAttributes({
       [ATTR_SERVICE_NAME]: options.service,
       [ATTR_SERVICE_VERSION]: options.version,
       canary: options.canary,
     }),
-    sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(options.sampleRatio) }),
+    sampler,
+    idGenerator,
     spanProcessors: [
       new BatchSpanProcessor(
         new OTLPTraceExporter({
           url: `${options.endpoint.replace(/\/+$/, '')}/v1/traces`,
           timeoutMillis: EXPORT_TIMEOUT_MS,
         }),
+        batchSettings(),
       ),
     ],
   });
@@ -63,7 +82,7 @@ export function startTracing(options: TracingOptions): Tracing {
   markTracingStarted();
 
   return {
-    http: httpServerSpans(),
+    http: httpServerSpans(sampler, idGenerator),
     logFields(_mergeObject, _level, logger): Record<string, string> {
       // A fresh object every time: pino merges the line's own fields into what the mixin returns.
       if ((logger as { [TRACE_IDS_BOUND]?: boolean })[TRACE_IDS_BOUND]) return {};

@@ -1,17 +1,40 @@
 import { randomUUID } from 'node:crypto';
 
-const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$/;
+const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 const INVALID_TRACE_ID = '0'.repeat(32);
+const INVALID_SPAN_ID = '0'.repeat(16);
+
+export interface Traceparent {
+  traceId: string;
+  /** The caller's span, the parent of this service's server span. */
+  spanId: string;
+  sampled: boolean;
+}
+
+/** A W3C `traceparent` header, or undefined when it is absent or malformed. */
+export function parseTraceparent(header: string | string[] | undefined): Traceparent | undefined {
+  if (typeof header !== 'string') return undefined;
+  const match = TRACEPARENT.exec(header.trim().toLowerCase());
+  if (!match || match[1] === INVALID_TRACE_ID || match[2] === INVALID_SPAN_ID) return undefined;
+  return {
+    traceId: match[1] as string,
+    spanId: match[2] as string,
+    sampled: (Number.parseInt(match[3] as string, 16) & 1) === 1,
+  };
+}
 
 /** The trace id of a W3C `traceparent` header, or undefined when the header is absent or malformed. */
 export function traceIdFromTraceparent(header: string | string[] | undefined): string | undefined {
-  if (typeof header !== 'string') return undefined;
-  const match = TRACEPARENT.exec(header.trim().toLowerCase());
-  if (!match || match[1] === INVALID_TRACE_ID || match[2] === '0'.repeat(16)) return undefined;
-  return match[1];
+  return parseTraceparent(header)?.traceId;
 }
 
 /** A new random W3C trace id (32 lowercase hex characters). randomUUID draws from a cached entropy pool. */
 export function newTraceId(): string {
   return randomUUID().replaceAll('-', '');
+}
+
+/** A new random W3C span id (16 lowercase hex characters): the last two groups of a UUID, never all zero. */
+export function newSpanId(): string {
+  const uuid = randomUUID();
+  return uuid.slice(19, 23) + uuid.slice(24);
 }

@@ -22,8 +22,11 @@ export interface HttpTracing {
   ): void;
   /** The ids of the request's server span; undefined for requests that are not traced (probes, /metrics). */
   ids(request: IncomingMessage): SpanIds | undefined;
-  /** Names the server span after the route template (`GET /users/:id`) and sets `http.route`. */
-  routeMatched(request: IncomingMessage, route: string): void;
+  /**
+   * The response is done, its span not yet ended: names the span after the route template (`GET /users/:id`),
+   * sets `http.route`, and says whether the request was slow, which keeps the span of an unsampled request.
+   */
+  requestCompleted(request: IncomingMessage, route: string | undefined, slow: boolean): void;
 }
 
 export interface Tracing {
