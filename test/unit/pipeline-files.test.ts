@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
@@ -11,7 +12,7 @@ import { REPO_ROOT } from '../support/kubernetes-manifests.ts';
 const STAGES: { name: string; scripts: string[] }[] = [
   { name: 'install', scripts: ['ci'] },
   { name: 'lint + type-check', scripts: ['lint', 'typecheck'] },
-  { name: 'unit and integration tests', scripts: ['test:unit', 'test:integration'] },
+  { name: 'unit, integration and system tests', scripts: ['test:unit', 'test:integration', 'test:system'] },
   { name: 'audit + SBOM', scripts: ['audit:prod', 'sbom'] },
   { name: 'image build', scripts: ['image:build'] },
   { name: 'Trivy gate', scripts: ['image:scan'] },
@@ -309,5 +310,70 @@ describe('CI/CD pipeline files', () => {
       pipelineProblems(parseGitlab(reordered), packageScripts).join('\n'),
       /deploy \(deploy-dev\) does not wait for image:push/,
     );
+  });
+});
+
+/** The Debian package (scripts/ci/install-system-packages.sh) or npm script that provides each requirement. */
+const PROVIDED_BY: Record<string, string> = {
+  postgres: 'postgresql-15',
+  'postgres-binaries': 'postgresql-15',
+  docker: 'docker.io',
+  'docker-compose': 'docker-compose',
+  kubectl: 'npm run deploy:tools',
+  promtool: 'prometheus',
+  prometheus: 'prometheus',
+  amtool: 'prometheus-alertmanager',
+  alertmanager: 'prometheus-alertmanager',
+  etcd: 'etcd-server',
+};
+
+/** Every requirement the suites of a tier declare with needs(...). */
+function declaredNeeds(tier: string): Set<string> {
+  const found = new Set<string>();
+  const directory = join(REPO_ROOT, 'test', tier);
+  for (const file of readdirSync(directory, { recursive: true, encoding: 'utf8' })) {
+    if (!file.endsWith('.test.ts')) continue;
+    for (const call of readFileSync(join(directory, file), 'utf8').matchAll(/\bneeds\(([^)]*)\)/g))
+      for (const name of call[1]!.matchAll(/'([\w-]+)'/g)) found.add(name[1]!);
+  }
+  return found;
+}
+
+function installedPackages(...tiers: string[]): Set<string> {
+  const printed = execFileSync('bash', ['scripts/ci/install-system-packages.sh', '--print', ...tiers], {
+    cwd: REPO_ROOT,
+    encoding: 'utf8',
+  });
+  return new Set([
+    ...printed
+      .trim()
+      .split('\n')
+      .map((line) => line.split('=')[0]!),
+    'npm run deploy:tools',
+  ]);
+}
+
+describe('what the test jobs install', () => {
+  for (const [tier, installTiers] of [
+    ['integration', ['base', 'integration']],
+    ['system', ['base', 'system']],
+  ] as [string, string[]][]) {
+    it(`every requirement test/${tier} declares is installed by its job (${installTiers.join(' + ')})`, () => {
+      const installed = installedPackages(...installTiers);
+      const missing = [...declaredNeeds(tier)].filter(
+        (need) => !installed.has(PROVIDED_BY[need] ?? `(${need})`),
+      );
+      assert.deepEqual(missing, []);
+    });
+  }
+
+  it('the pins are exact package=version pairs', () => {
+    for (const line of execFileSync('bash', ['scripts/ci/install-system-packages.sh', '--print'], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+    })
+      .trim()
+      .split('\n'))
+      assert.match(line, /^[a-z0-9.+-]+=[\w.:~+-]+$/);
   });
 });
