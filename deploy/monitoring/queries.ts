@@ -17,7 +17,10 @@ export interface SharedQuery {
 }
 
 export interface QueryParameters {
-  /** Label matchers without braces, e.g. `service="user-service",canary="true"`; may be empty. */
+  /**
+   * Label matchers without braces, e.g. `service="user-service",canary="true"`; may be empty. An Argo Rollouts
+   * argument (`namespace="{{args.namespace}}"`) is the one brace pair allowed.
+   */
   selector: string;
   /** A PromQL range such as `30s`, `5m`, `1h30m`, or a Grafana interval variable such as `$__rate_interval`. */
   window: string;
@@ -44,12 +47,16 @@ export function queryNames(): string[] {
   return Object.keys(loadQueries());
 }
 
+/** An Argo Rollouts analysis argument, which Argo fills in before the query reaches Prometheus. */
+const ARGO_ARGUMENT = /\{\{\s*args\.[\w-]+\s*\}\}/g;
+
 const RANGE = /^(?:\d+(?:ms|[smhdwy]))+$|^\$\{?__\w+\}?$|^\$\{?\w+\}?$/;
 
 export function renderQuery(name: string, { selector, window }: QueryParameters): string {
   const query = loadQueries()[name];
   if (!query) throw new Error(`unknown shared query ${name}; known: ${queryNames().join(', ')}`);
-  if (/[{}]/.test(selector)) throw new Error(`selector must be matchers without braces, got ${selector}`);
+  if (/[{}]/.test(selector.replaceAll(ARGO_ARGUMENT, '')))
+    throw new Error(`selector must be matchers without braces, got ${selector}`);
   if (!RANGE.test(window)) throw new Error(`window must be a PromQL range like 5m, got ${window}`);
   const matchers = selector.trim();
   // With no selector, a matcher list `{a="b",$selector}` must not keep a dangling comma.

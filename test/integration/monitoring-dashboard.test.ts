@@ -34,7 +34,7 @@ const dashboard = JSON.parse(readFileSync(DASHBOARD_FILE, 'utf8')) as { uid: str
 const targets = dashboardTargets(dashboard);
 const SELECTORS = Object.values(DASHBOARD_SELECTORS);
 // Only shared queries carry the no-traffic guards, so a target with one of them is a copy and must be exact.
-const GUARD = /and on\(\) sum\(rate\(http_requests_total|or on\(\) vector\(0\)/;
+const GUARD = /and on\(namespace\) sum by \(namespace\) \(rate\(http_requests_total|or on\(namespace\) 0 \*/;
 
 describe('Grafana dashboard', () => {
   test('the committed JSON is the fresh build of grafana/dashboard.ts', () => {
@@ -89,6 +89,25 @@ describe('Grafana dashboard', () => {
     }
   });
 
+  test('every panel query reads one environment: the namespace variable, from the scraped series', () => {
+    const unscoped = targets
+      .filter((target) =>
+        [...target.expr.matchAll(/\w+\{([^}]*)\}/g)].some(([, m]) => !m!.includes('namespace="$namespace"')),
+      )
+      .map((target) => `${target.panel}/${target.refId}`);
+    assert.deepEqual(unscoped, [], 'a panel mixes dev, staging and prod');
+    const variables = (
+      JSON.parse(readFileSync(DASHBOARD_FILE, 'utf8')) as {
+        templating: { list: { name: string; definition?: string }[] };
+      }
+    ).templating.list;
+    const namespace = variables.find((variable) => variable.name === 'namespace');
+    assert.match(
+      namespace?.definition ?? '',
+      /^label_values\(http_requests_total\{service="\$service"\}, namespace\)$/,
+    );
+  });
+
   test('it covers RED, latency, canary, runtime, DB pool, breakers and slow requests', () => {
     const all = targets.map((target) => target.expr).join('\n');
     for (const metric of [
@@ -113,7 +132,11 @@ describe('Grafana dashboard', () => {
       const file = join(dir, 'panels.yml');
       const rules = targets.map((target, index) => ({
         record: `dashboard:panel_${index}`,
-        expr: resolveVariables(target.expr, { service: 'user-service', rateInterval: '1m' }),
+        expr: resolveVariables(target.expr, {
+          service: 'user-service',
+          namespace: 'user-service',
+          rateInterval: '1m',
+        }),
       }));
       await writeFile(file, stringify({ groups: [{ name: 'dashboard', rules }] }));
       const { stdout } = await run('promtool', ['check', 'rules', file]);

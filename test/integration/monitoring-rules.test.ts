@@ -81,6 +81,15 @@ describe('alert rules', () => {
     }
   });
 
+  test('service alerts name the environment they are about: their expressions keep the namespace label', () => {
+    for (const rule of rules().filter((candidate) => candidate.labels?.service === 'user-service')) {
+      const { uses } = findSharedQueries(rule.expr, [RULE_SELECTOR]);
+      const byNamespace = uses.length > 0 || /\bby \(namespace\b/.test(rule.expr);
+      assert.ok(byNamespace, `${rule.alert} sums across namespaces`);
+      assert.doesNotMatch(rule.expr, /\bon\(\)|\bsum\(/, `${rule.alert} aggregates away the namespace`);
+    }
+  });
+
   test('every alert has a section in runbooks.md', () => {
     const runbooks = readFileSync(join(MONITORING, 'runbooks.md'), 'utf8');
     for (const alert of Object.keys(CONTRACT_ALERTS)) {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
+import { parse } from 'yaml';
 import { DASHBOARD_FILE } from '../../deploy/monitoring/build.ts';
 import { dashboardTargets, resolveVariables } from '../../deploy/monitoring/grafana/dashboard.ts';
 import { renderQuery } from '../../deploy/monitoring/queries.ts';
@@ -11,12 +12,15 @@ import { RiskDouble } from '../support/risk-double.ts';
 import { type RunningService, spawnService } from '../support/spawn-service.ts';
 
 /**
- * The shared queries, evaluated by a real Prometheus scraping real service processes under load:
- * - `slow`:   5 % of requests delayed by 1 s (FAULT_SLOW_RATIO=0.05) → P99 above 0.8 s
- * - `clean`:  no faults, embedded database, risk service, a quarter of the requests marked x-canary → P99 below
- *             0.8 s, error ratio 0; feeds every dashboard panel (DB pool, breakers, canary)
- * - `errors`: 10 % of requests fail with an injected 500 (FAULT_ERROR_RATIO=0.1) → error ratio ≈ 0.1
- * Then the load stops, and with a window shorter than the quiet time every query must be empty, not NaN.
+ * The shared queries, evaluated by a real Prometheus scraping real service processes under load. Targets carry
+ * the `namespace` label the ServiceMonitor gives them: `slow` runs in staging, the others in prod.
+ * - `slow`:   staging; 5 % of requests delayed by 1 s (FAULT_SLOW_RATIO=0.05) → P99 above 0.8 s
+ * - `clean`:  prod; no faults, embedded database, risk service → P99 below 0.8 s, error ratio 0; feeds every
+ *             dashboard panel (DB pool, breakers)
+ * - `canary`: prod; a canary pod (CANARY=true, as the downward-API file sets it) → the canary panels
+ * - `errors`: prod; 10 % of requests fail with an injected 500 (FAULT_ERROR_RATIO=0.1) → error ratio ≈ 0.1
+ * Slow staging must not show in prod's P99 or in any prod alert. Then the load stops, and with a window shorter
+ * than the quiet time every query must be empty, not NaN.
  */
 
 const WINDOW = '30s';
@@ -27,11 +31,13 @@ const WORKERS_PER_INSTANCE = 4;
 const CLIENT_PACE_MS = 25;
 const INJECTED_ERROR_RATIO = 0.1;
 const SLOW_RATIO = 0.05;
+const PROD = 'user-service';
+const STAGING = 'user-service-staging';
 
 interface Instance {
   job: string;
   env: Record<string, string>;
-  canaryShare: number;
+  namespace: string;
   service?: RunningService;
   sent: number;
   serverErrors: number;
@@ -45,7 +51,7 @@ const instances: Instance[] = [
   {
     job: 'slow',
     env: { FAULT_SLOW_RATIO: String(SLOW_RATIO), FAULT_SLOW_MS: '1000' },
-    canaryShare: 0,
+    namespace: STAGING,
     sent: 0,
     serverErrors: 0,
     slowAnswers: 0,
@@ -54,7 +60,16 @@ const instances: Instance[] = [
   {
     job: 'clean',
     env: { DATABASE_URL: 'pglite://memory' },
-    canaryShare: 0.25,
+    namespace: PROD,
+    sent: 0,
+    serverErrors: 0,
+    slowAnswers: 0,
+    transportErrors: [],
+  },
+  {
+    job: 'canary',
+    env: { CANARY: 'true' },
+    namespace: PROD,
     sent: 0,
     serverErrors: 0,
     slowAnswers: 0,
@@ -63,7 +78,7 @@ const instances: Instance[] = [
   {
     job: 'errors',
     env: { FAULT_ERROR_RATIO: String(INJECTED_ERROR_RATIO) },
-    canaryShare: 0,
+    namespace: PROD,
     sent: 0,
     serverErrors: 0,
     slowAnswers: 0,
@@ -82,8 +97,7 @@ async function drive(instance: Instance, until: number): Promise<void> {
     while (Date.now() < until) {
       const paced = delay(CLIENT_PACE_MS);
       n += 1;
-      const canary = Math.random() < instance.canaryShare;
-      const headers: Record<string, string> = canary ? { 'x-canary': 'true' } : {};
+      const headers: Record<string, string> = {};
       let request: Promise<Response>;
       const pick = n % 10;
       if (pick === 0) {
@@ -171,6 +185,7 @@ describe('shared queries and dashboard against a real Prometheus', { skip: needs
       targets: instances.map((instance) => ({
         job: instance.job,
         targets: [`127.0.0.1:${instance.service!.port}`],
+        labels: { namespace: instance.namespace },
       })),
       ruleFiles: ['deploy/monitoring/rules/user-service.yml', 'deploy/monitoring/rules/kubernetes-pods.yml'],
     });
@@ -239,13 +254,38 @@ describe('shared queries and dashboard against a real Prometheus', { skip: needs
     assert.equal(clean, 0);
   });
 
-  test('canary requests are told apart by the canary label', async () => {
+  test("a slow staging shows in staging's P99 and alert expression, never in prod's", async () => {
+    const p99 = (namespace: string) =>
+      renderQuery('p99_latency_seconds', {
+        selector: `service="user-service",namespace="${namespace}"`,
+        window: WINDOW,
+      });
+    const prod = await value(p99(PROD), loadedAt);
+    const staging = await value(p99(STAGING), loadedAt);
+    console.log(`# P99 by environment: prod ${prod.toFixed(3)} s, staging ${staging.toFixed(3)} s`);
+    assert.ok(prod < 0.8, `prod P99 ${prod}`);
+    assert.ok(staging > 0.8, `staging P99 ${staging}`);
+    // The latency alert's own expression, as Prometheus evaluates it: one series, staging's.
+    const { groups } = parse(readFileSync('deploy/monitoring/rules/user-service.yml', 'utf8')) as {
+      groups: { rules: { alert?: string; expr: string }[] }[];
+    };
+    const alert = groups
+      .flatMap((group) => group.rules)
+      .find((r) => r.alert === 'UserServiceHighLatencyP99')!;
+    const breaching = await prometheus.query(alert.expr.replaceAll('[5m]', `[${WINDOW}]`), loadedAt);
+    assert.deepEqual(
+      breaching.map((sample) => sample.metric.namespace),
+      [STAGING],
+    );
+  });
+
+  test('canary pods are told apart by the canary label', async () => {
     const canary = renderQuery('request_rate', {
-      selector: 'service="user-service",canary="true"',
+      selector: `service="user-service",namespace="${PROD}",canary="true"`,
       window: WINDOW,
     });
     const stable = renderQuery('request_rate', {
-      selector: 'service="user-service",canary="false"',
+      selector: `service="user-service",namespace="${PROD}",canary="false"`,
       window: WINDOW,
     });
     const canaryRate = await value(canary, loadedAt);
@@ -254,17 +294,25 @@ describe('shared queries and dashboard against a real Prometheus', { skip: needs
     assert.ok(canaryRate > 0 && stableRate > canaryRate);
   });
 
-  test('every dashboard panel query parses and returns data', async () => {
+  test('every dashboard panel query parses and returns data in one environment', async () => {
     const dashboard = JSON.parse(readFileSync(DASHBOARD_FILE, 'utf8'));
     const empty: string[] = [];
     const targets = dashboardTargets(dashboard);
+    const samplesIn = (expr: string, namespace: string) =>
+      prometheus.query(
+        resolveVariables(expr, { service: 'user-service', namespace, rateInterval: WINDOW }),
+        loadedAt,
+      ); // throws on a parse or evaluation error
+    let withProdData = 0;
     for (const target of targets) {
-      const expr = resolveVariables(target.expr, { service: 'user-service', rateInterval: WINDOW });
-      const samples = await prometheus.query(expr, loadedAt); // throws on a parse or evaluation error
-      if (samples.length === 0) empty.push(`${target.panel}/${target.refId}: ${expr}`);
+      const prod = await samplesIn(target.expr, PROD);
+      // Slow requests happen in staging alone (the `slow` instance), so their panels have data there only.
+      const staging = await samplesIn(target.expr, STAGING);
+      if (prod.length === 0 && staging.length === 0) empty.push(`${target.panel}/${target.refId}`);
+      if (prod.length > 0) withProdData += 1;
     }
     console.log(
-      `# dashboard: ${targets.length - empty.length} of ${targets.length} panel queries returned data`,
+      `# dashboard: ${targets.length - empty.length} of ${targets.length} panel queries returned data (${withProdData} for prod)`,
     );
     assert.deepEqual(empty, []);
   });

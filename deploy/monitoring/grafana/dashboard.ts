@@ -7,12 +7,13 @@ import { renderQuery } from '../queries.ts';
  */
 
 /** Grafana variables the panel queries use; a test replaces them to evaluate every query in a real Prometheus. */
-export const DASHBOARD_VARIABLES = ['$service', '$__rate_interval', '$datasource'] as const;
+export const DASHBOARD_VARIABLES = ['$service', '$namespace', '$__rate_interval', '$datasource'] as const;
 
+/** Every panel reads one environment (namespace): one Prometheus scrapes dev, staging and prod. */
 export const DASHBOARD_SELECTORS = {
-  all: 'service="$service"',
-  stable: 'service="$service",canary="false"',
-  canary: 'service="$service",canary="true"',
+  all: 'service="$service",namespace="$namespace"',
+  stable: 'service="$service",namespace="$namespace",canary="false"',
+  canary: 'service="$service",namespace="$namespace",canary="true"',
 } as const;
 
 const WINDOW = '$__rate_interval';
@@ -146,7 +147,7 @@ const rows: { title: string; panels: ReturnType<typeof panel>[] }[] = [
         title: 'Requests in flight',
         description: 'Requests being served right now, all instances.',
         unit: 'short',
-        targets: [{ expr: 'sum(http_requests_in_flight{service="$service"})', legendFormat: 'in flight' }],
+        targets: [{ expr: 'sum(http_requests_in_flight{service="$service",namespace="$namespace"})', legendFormat: 'in flight' }],
       }),
       panel({
         title: 'Requests by route and status',
@@ -154,7 +155,7 @@ const rows: { title: string; panels: ReturnType<typeof panel>[] }[] = [
         unit: 'reqps',
         targets: [
           {
-            expr: `sum by (route, status_code) (rate(http_requests_total{service="$service"}[${WINDOW}]))`,
+            expr: `sum by (route, status_code) (rate(http_requests_total{service="$service",namespace="$namespace"}[${WINDOW}]))`,
             legendFormat: '{{route}} {{status_code}}',
           },
         ],
@@ -165,7 +166,7 @@ const rows: { title: string; panels: ReturnType<typeof panel>[] }[] = [
         unit: 'reqps',
         targets: [
           {
-            expr: `sum by (kind) (rate(app_errors_total{service="$service"}[${WINDOW}]))`,
+            expr: `sum by (kind) (rate(app_errors_total{service="$service",namespace="$namespace"}[${WINDOW}]))`,
             legendFormat: '{{kind}}',
           },
           { expr: shared('error_rate'), legendFormat: '5xx responses' },
@@ -194,7 +195,7 @@ const rows: { title: string; panels: ReturnType<typeof panel>[] }[] = [
         thresholds: P99_LIMIT,
         targets: [
           {
-            expr: `histogram_quantile(0.99, sum by (le, route) (rate(http_request_duration_seconds_bucket{service="$service"}[${WINDOW}])))`,
+            expr: `histogram_quantile(0.99, sum by (le, route) (rate(http_request_duration_seconds_bucket{service="$service",namespace="$namespace"}[${WINDOW}])))`,
             legendFormat: '{{route}}',
           },
         ],
@@ -207,7 +208,7 @@ const rows: { title: string; panels: ReturnType<typeof panel>[] }[] = [
         targets: [
           { expr: shared('slow_request_rate'), legendFormat: 'slow requests/s' },
           {
-            expr: `sum by (route) (rate(http_slow_requests_total{service="$service"}[${WINDOW}]))`,
+            expr: `sum by (route) (rate(http_slow_requests_total{service="$service",namespace="$namespace"}[${WINDOW}]))`,
             legendFormat: '{{route}}',
           },
         ],
@@ -250,7 +251,7 @@ const rows: { title: string; panels: ReturnType<typeof panel>[] }[] = [
         unit: 'reqps',
         targets: [
           {
-            expr: `sum by (version, canary) (rate(http_requests_total{service="$service"}[${WINDOW}]))`,
+            expr: `sum by (version, canary) (rate(http_requests_total{service="$service",namespace="$namespace"}[${WINDOW}]))`,
             legendFormat: '{{version}} canary={{canary}}',
           },
         ],
@@ -267,11 +268,11 @@ const rows: { title: string; panels: ReturnType<typeof panel>[] }[] = [
         unit: 's',
         targets: [
           {
-            expr: 'max by (instance) (nodejs_eventloop_lag_p99_seconds{service="$service"})',
+            expr: 'max by (instance) (nodejs_eventloop_lag_p99_seconds{service="$service",namespace="$namespace"})',
             legendFormat: 'p99 {{instance}}',
           },
           {
-            expr: 'max by (instance) (nodejs_eventloop_lag_mean_seconds{service="$service"})',
+            expr: 'max by (instance) (nodejs_eventloop_lag_mean_seconds{service="$service",namespace="$namespace"})',
             legendFormat: 'mean {{instance}}',
           },
         ],
@@ -283,15 +284,15 @@ const rows: { title: string; panels: ReturnType<typeof panel>[] }[] = [
         unit: 'bytes',
         targets: [
           {
-            expr: 'sum by (instance) (nodejs_heap_size_used_bytes{service="$service"})',
+            expr: 'sum by (instance) (nodejs_heap_size_used_bytes{service="$service",namespace="$namespace"})',
             legendFormat: 'heap used {{instance}}',
           },
           {
-            expr: 'sum by (instance) (nodejs_heap_size_total_bytes{service="$service"})',
+            expr: 'sum by (instance) (nodejs_heap_size_total_bytes{service="$service",namespace="$namespace"})',
             legendFormat: 'heap total {{instance}}',
           },
           {
-            expr: 'sum by (instance) (process_resident_memory_bytes{service="$service"})',
+            expr: 'sum by (instance) (process_resident_memory_bytes{service="$service",namespace="$namespace"})',
             legendFormat: 'rss {{instance}}',
           },
         ],
@@ -303,7 +304,7 @@ const rows: { title: string; panels: ReturnType<typeof panel>[] }[] = [
         unit: 's',
         targets: [
           {
-            expr: `sum by (kind) (rate(nodejs_gc_duration_seconds_sum{service="$service"}[${WINDOW}]))`,
+            expr: `sum by (kind) (rate(nodejs_gc_duration_seconds_sum{service="$service",namespace="$namespace"}[${WINDOW}]))`,
             legendFormat: '{{kind}}',
           },
         ],
@@ -315,7 +316,7 @@ const rows: { title: string; panels: ReturnType<typeof panel>[] }[] = [
         unit: 'short',
         targets: [
           {
-            expr: `sum by (instance) (rate(process_cpu_seconds_total{service="$service"}[${WINDOW}]))`,
+            expr: `sum by (instance) (rate(process_cpu_seconds_total{service="$service",namespace="$namespace"}[${WINDOW}]))`,
             legendFormat: '{{instance}}',
           },
         ],
@@ -331,7 +332,7 @@ const rows: { title: string; panels: ReturnType<typeof panel>[] }[] = [
           'Connections in use, idle and callers waiting for one; waiting above 0 means the pool is the bottleneck.',
         unit: 'short',
         targets: [
-          { expr: 'sum by (state) (db_pool_connections{service="$service"})', legendFormat: '{{state}}' },
+          { expr: 'sum by (state) (db_pool_connections{service="$service",namespace="$namespace"})', legendFormat: '{{state}}' },
         ],
       }),
       panel({
@@ -346,7 +347,7 @@ const rows: { title: string; panels: ReturnType<typeof panel>[] }[] = [
         ],
         targets: [
           {
-            expr: 'max by (breaker) (circuit_breaker_state{service="$service"})',
+            expr: 'max by (breaker) (circuit_breaker_state{service="$service",namespace="$namespace"})',
             legendFormat: '{{breaker}}',
           },
         ],
@@ -358,7 +359,7 @@ const rows: { title: string; panels: ReturnType<typeof panel>[] }[] = [
         unit: 'reqps',
         targets: [
           {
-            expr: `sum by (outcome) (rate(risk_checks_total{service="$service"}[${WINDOW}]))`,
+            expr: `sum by (outcome) (rate(risk_checks_total{service="$service",namespace="$namespace"}[${WINDOW}]))`,
             legendFormat: '{{outcome}}',
           },
         ],
@@ -433,6 +434,20 @@ export function buildDashboard(): Record<string, unknown> {
           refresh: 2,
           hide: 0,
         },
+        {
+          name: 'namespace',
+          label: 'Environment',
+          type: 'query',
+          datasource: DATASOURCE,
+          query: {
+            query: 'label_values(http_requests_total{service="$service"}, namespace)',
+            refId: 'namespace',
+          },
+          definition: 'label_values(http_requests_total{service="$service"}, namespace)',
+          current: { text: 'user-service', value: 'user-service' },
+          refresh: 2,
+          hide: 0,
+        },
       ],
     },
     annotations: { list: [] },
@@ -462,6 +477,12 @@ export function dashboardTargets(dashboard: { panels?: unknown[] }): DashboardTa
 }
 
 /** Fills the Grafana variables the way Grafana would, so a query can be sent to Prometheus as it is. */
-export function resolveVariables(expr: string, values: { service: string; rateInterval: string }): string {
-  return expr.replaceAll('$__rate_interval', values.rateInterval).replaceAll('$service', values.service);
+export function resolveVariables(
+  expr: string,
+  values: { service: string; namespace: string; rateInterval: string },
+): string {
+  return expr
+    .replaceAll('$__rate_interval', values.rateInterval)
+    .replaceAll('$service', values.service)
+    .replaceAll('$namespace', values.namespace);
 }
