@@ -1,14 +1,21 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { type K8sObject, podSpecOf } from '../../deploy/ci/kustomize.ts';
+import { parse } from 'yaml';
+import { containersOf, type K8sObject, podSpecOf } from '../../deploy/ci/kustomize.ts';
 import { renderQuery } from '../../deploy/monitoring/queries.ts';
+import { reloadableKeys } from '../../src/platform/config/config-store.ts';
+import { decodeConfig } from '../../src/platform/config/load-config.ts';
+import { usersConfigSchema } from '../../src/services/users/config.ts';
 import { measure } from '../support/argo-analysis.ts';
 import { findObject, renderOverlay } from '../support/kubernetes-manifests.ts';
 import { needs } from '../support/requirements.ts';
 
 const skip = needs('kubectl');
-/** The canary's series: the service's own, on requests the mesh marked `x-canary: true`. */
-const CANARY_SELECTOR = 'service="user-service",canary="true"';
+/** The canary's series: the service's own, from canary pods, in the namespace the Rollout passes as argument. */
+const CANARY_SELECTOR = 'service="user-service",namespace="{{args.namespace}}",canary="true"';
+/** promtool cases that run the prod and staging analysis queries against series of both environments. */
+const ISOLATION_TESTS = 'deploy/monitoring/tests/isolation.test.yml';
 const ANALYSIS_WINDOW = '2m';
 /** AnalysisTemplate metric → shared query and the threshold a measurement must not exceed. */
 const GATES: Record<string, { query: string; threshold: number }> = {
@@ -36,6 +43,40 @@ describe('canary rollout (prod overlay)', { skip }, () => {
       });
       assert.equal(metric.provider.prometheus.query, expected, `${metric.name} drifted from queries.yaml`);
     }
+  });
+
+  it('each analysis judges its own namespace: the Rollout passes metadata.namespace as the argument', async () => {
+    const template = findObject(await rendered(), 'AnalysisTemplate');
+    assert.deepEqual(template.spec.args, [{ name: 'namespace' }]);
+    const steps = (await rolloutOf()).spec.strategy.canary.steps as { analysis?: { args?: unknown[] } }[];
+    const analyses = steps.filter((step) => step.analysis);
+    assert.ok(analyses.length > 0);
+    for (const { analysis } of analyses)
+      assert.deepEqual(analysis!.args, [
+        { name: 'namespace', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+      ]);
+    for (const metric of template.spec.metrics as { provider: { prometheus: { query: string } } }[])
+      for (const [matchers] of metric.provider.prometheus.query.matchAll(/\{route[^[]*\[/g))
+        assert.match(matchers, /namespace="\{\{args\.namespace\}\}"/, 'a selector reads every namespace');
+  });
+
+  it('the promtool isolation cases run exactly the prod and staging analysis queries', async () => {
+    const template = findObject(await rendered(), 'AnalysisTemplate');
+    const suite = parse(readFileSync(ISOLATION_TESTS, 'utf8')) as {
+      tests: { promql_expr_test?: { expr: string }[] }[];
+    };
+    const copies = new Set(suite.tests.flatMap((entry) => entry.promql_expr_test ?? []).map((t) => t.expr));
+    const queries = (template.spec.metrics as { provider: { prometheus: { query: string } } }[]).map(
+      (metric) => metric.provider.prometheus.query,
+    );
+    const forNamespace = (namespace: string) =>
+      queries.map((query) => query.replaceAll('{{args.namespace}}', namespace));
+    for (const query of forNamespace('user-service'))
+      assert.ok(copies.has(query), `prod's analysis query is not in ${ISOLATION_TESTS}: ${query}`);
+    assert.ok(
+      forNamespace('user-service-staging').some((query) => copies.has(query)),
+      "staging's own analysis is not checked",
+    );
   });
 
   it('a measurement passes at the threshold, fails above it, and no data is inconclusive', async () => {
@@ -114,7 +155,7 @@ describe('canary rollout (prod overlay)', { skip }, () => {
       assert.ok(!headerMatches(regex, cookie), `should not match: ${cookie}`);
   });
 
-  it('Istio objects carry the routes and subsets the Rollout names; canary traffic is marked, stable is not', async () => {
+  it('Istio objects carry the routes and subsets the Rollout names; no destination trusts or sets x-canary', async () => {
     const objects = await rendered();
     const istio = (await rolloutOf()).spec.strategy.canary.trafficRouting.istio;
     const virtualService = findObject(objects, 'VirtualService', istio.virtualService.name);
@@ -135,8 +176,10 @@ describe('canary rollout (prod overlay)', { skip }, () => {
       assert.equal(stable.weight, 100, 'resting state: all traffic to stable');
       assert.equal(canary.weight, 0);
       assert.equal(stable.destination.host, destinationRule.spec.host);
-      assert.deepEqual(canary.headers.request.set, { 'x-canary': 'true' });
-      assert.deepEqual(stable.headers.request.remove, ['x-canary']);
+      for (const destination of [stable, canary]) {
+        assert.deepEqual(destination.headers.request.remove, ['x-canary']);
+        assert.equal(destination.headers.request.set, undefined, 'the mesh marks no request');
+      }
     }
   });
 
@@ -160,6 +203,50 @@ describe('canary rollout (prod overlay)', { skip }, () => {
       `${service.metadata.name}.${service.metadata.namespace}.svc.cluster.local`,
     );
   });
+});
+
+describe('canary identity comes from the pod, never from a client', { skip }, () => {
+  it('the pod label canary (canaryMetadata/stableMetadata) is the file CANARY in the CONFIG_DIR the service reads', async () => {
+    const objects = await renderOverlay('prod');
+    const canary = findObject(objects, 'Rollout').spec.strategy.canary;
+    assert.deepEqual(canary.canaryMetadata.labels, { canary: 'true' });
+    assert.deepEqual(canary.stableMetadata.labels, { canary: 'false' });
+    const deployment = findObject(objects, 'Deployment', 'user-service');
+    const spec = podSpecOf(deployment);
+    const volume = spec.volumes.find((v: { downwardAPI?: unknown }) => v.downwardAPI);
+    assert.ok(volume, 'no downward-API volume');
+    assert.deepEqual(volume.downwardAPI.items, [
+      { path: 'CANARY', fieldRef: { fieldPath: "metadata.labels['canary']" } },
+    ]);
+    const mount = spec.containers[0].volumeMounts.find((m: { name: string }) => m.name === volume.name);
+    const configMap = findObject(objects, 'ConfigMap');
+    assert.equal(configMap.data.CONFIG_DIR, mount.mountPath);
+    // The label values decode as the service's CANARY setting, and it follows a change without a restart.
+    for (const [value, expected] of [
+      ['true', true],
+      ['false', false],
+    ] as const)
+      assert.equal(
+        decodeConfig(usersConfigSchema, { CANARY: { value, origin: 'downward API' } }).values.CANARY,
+        expected,
+      );
+    assert.ok(reloadableKeys(usersConfigSchema).has('CANARY'), 'a promoted pod must stop reporting canary');
+  });
+
+  for (const environment of ['dev', 'staging', 'prod'])
+    it(`${environment}: the Ingress clears a client's x-canary and no setting fixes CANARY`, async () => {
+      const objects = await renderOverlay(environment);
+      for (const ingress of objects.filter((o) => o.kind === 'Ingress'))
+        assert.match(
+          ingress.metadata.annotations?.['nginx.ingress.kubernetes.io/configuration-snippet'] ?? '',
+          /^more_clear_input_headers "x-canary";$/m,
+          `${environment} Ingress/${ingress.metadata.name}`,
+        );
+      for (const configMap of objects.filter((o) => o.kind === 'ConfigMap'))
+        assert.equal(configMap.data?.CANARY, undefined, `${configMap.metadata.name} sets CANARY`);
+      for (const { container } of containersOf(objects))
+        assert.ok(!(container.env ?? []).some((e: { name: string }) => e.name === 'CANARY'));
+    });
 });
 
 describe('Vault component (staging, prod)', { skip }, () => {
@@ -186,8 +273,17 @@ describe('Vault component (staging, prod)', { skip }, () => {
         true,
         'Kubernetes auth needs the service-account token',
       );
-      assert.deepEqual(spec.volumes ?? [], []);
-      assert.deepEqual(spec.containers[0].volumeMounts ?? [], []);
+      // Only the canary's pod-identity (downward API) volume may remain.
+      const volumes = (spec.volumes ?? []) as { name: string; secret?: unknown; downwardAPI?: unknown }[];
+      assert.deepEqual(
+        volumes.filter((volume) => !volume.downwardAPI),
+        [],
+      );
+      const mounts = (spec.containers[0].volumeMounts ?? []) as { name: string }[];
+      assert.deepEqual(
+        mounts.filter((mount) => !volumes.some((volume) => volume.name === mount.name)),
+        [],
+      );
     });
   }
 });

@@ -53,7 +53,7 @@ export async function startTestApp(
     requestTimeoutMs: 10_000,
     docsEnabled: true,
     slowRequestMs: () => overrides.slowRequestMs ?? 1_000,
-    ...(overrides.canary !== undefined ? { canary: overrides.canary } : {}),
+    ...(overrides.canary !== undefined ? { canary: () => overrides.canary === true } : {}),
     ...(overrides.faults ? { faults: overrides.faults } : {}),
   });
   await app.listen({ host: '127.0.0.1', port: 0 });

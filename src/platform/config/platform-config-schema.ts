@@ -55,8 +55,9 @@ export const platformConfigProperties = {
   }),
   CANARY: Type.Boolean({
     default: false,
+    reloadable: true,
     description:
-      'This instance is a canary: the `canary` label of every metric, and a field of every log line and span (Kubernetes sets it from the pod label). A request with `x-canary: true` is labelled canary on the HTTP metrics too.',
+      'This instance is a canary: the `canary` label of every metric, and a field of every log line and span. In Kubernetes a downward-API file of the pod label `canary` (which Argo Rollouts flips in place at promotion) in CONFIG_DIR sets it; the HTTP metrics follow a change at once, logs and spans keep the start value. Clients cannot set it (no request header counts).',
   }),
   READINESS_TIMEOUT_MS: Type.Integer({
     minimum: 1,

@@ -58,11 +58,12 @@ export class HttpMetrics {
   readonly #duration = requestDuration();
   readonly #total = requestsTotal();
   readonly #slow = slowRequestsTotal();
-  readonly #canary: boolean;
+  /** Read per request: Argo Rollouts relabels a promoted canary pod in place, without a restart. */
+  readonly #canary: () => boolean;
   /** route config object (stable per route) → method → status * 2 + canary → labels */
   readonly #labels = new WeakMap<object, Map<string, Map<number, HttpLabels>>>();
 
-  constructor(options: { canary: boolean }) {
+  constructor(options: { canary: () => boolean }) {
     this.#canary = options.canary;
   }
 
@@ -80,7 +81,8 @@ export class HttpMetrics {
     seconds: number,
     slow: boolean,
   ): void {
-    const canary = this.#canary || request.headers['x-canary'] === 'true';
+    // The pod's identity alone: a client-sent header must not move requests into the canary's series.
+    const canary = this.#canary();
     const config = routeConfig ?? NO_ROUTE_CONFIG;
     let byMethod = this.#labels.get(config);
     if (byMethod === undefined) {

@@ -19,8 +19,8 @@ export interface AppDependencies {
   version: string;
   /** The `service` label of every metric; defaults to user-service. */
   serviceName?: string;
-  /** This instance is a canary (the `canary` label of every metric). */
-  canary?: boolean;
+  /** This instance is a canary (the `canary` label of the metrics), read per request so a promotion shows at once. */
+  canary?: () => boolean;
   /** Fault injection for monitoring tests (FAULT_* keys), read per request. */
   faults?: () => FaultSettings;
   /** Set when tracing runs: request ids and log lines follow the server span. */
@@ -47,8 +47,9 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     metrics: {
       service: deps.serviceName ?? 'user-service',
       version: deps.version,
-      canary: deps.canary ?? false,
+      canary: deps.canary?.() ?? false,
     },
+    ...(deps.canary ? { canary: deps.canary } : {}),
     ...(deps.faults ? { faults: deps.faults } : {}),
     ...(deps.tracing ? { tracing: deps.tracing } : {}),
     ...(deps.maxHeaderBytes ? { maxHeaderBytes: deps.maxHeaderBytes } : {}),

@@ -61,7 +61,7 @@ export function runUsersService(start: ServiceStart): Promise<void> {
         service,
         version: config.APP_VERSION,
         serviceName: config.SERVICE_NAME,
-        canary: config.CANARY,
+        canary: () => configStore.values.CANARY,
         faults: () => configStore.values,
         ...(tracing ? { tracing: tracing.http } : {}),
         bodyLimitBytes: config.BODY_LIMIT_BYTES,
