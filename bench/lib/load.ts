@@ -12,6 +12,8 @@ export interface LoadSpec {
   scenario: ScenarioName;
   ids: readonly string[];
   emailPrefix: string;
+  /** Count 5xx and 503 answers (a Lua call per response in wrk: for the CPU-limited runs, where it is cheap). */
+  countStatuses?: boolean;
 }
 
 export interface LoadSettings {
@@ -31,6 +33,9 @@ export interface LoadResult {
   p99_ms: number;
   /** Non-2xx responses plus socket errors and timeouts. */
   failed: number;
+  /** With LoadSpec.countStatuses. */
+  status_5xx?: number;
+  status_503?: number;
 }
 
 export type LoadGenerator = (spec: LoadSpec, settings: LoadSettings) => Promise<LoadResult>;
@@ -39,7 +44,26 @@ const RESULT_MARK = 'BENCH_RESULT ';
 
 /** The Lua script wrk runs for a scenario; its done() prints one JSON line the runner parses. */
 export function wrkScript(spec: LoadSpec): string {
-  const done = `
+  const done = spec.countStatuses
+    ? `
+local threads = {}
+setup = function(thread) table.insert(threads, thread) end
+s5xx = 0
+s503 = 0
+response = function(status, headers, body)
+  if status >= 500 then s5xx = s5xx + 1 end
+  if status == 503 then s503 = s503 + 1 end
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  local a, b = 0, 0
+  for _, t in ipairs(threads) do a = a + t:get("s5xx"); b = b + t:get("s503") end
+  io.write(string.format('${RESULT_MARK}{"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"failed":%d,"s5xx":%d,"s503":%d}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.status + e.connect + e.read + e.write + e.timeout, a, b))
+end
+`
+    : `
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format('${RESULT_MARK}{"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"failed":%d}\\n',
@@ -81,6 +105,8 @@ export function parseWrkOutput(stdout: string): LoadResult {
     p50_us: number;
     p99_us: number;
     failed: number;
+    s5xx?: number;
+    s503?: number;
   };
   return {
     requests: raw.requests,
@@ -88,6 +114,7 @@ export function parseWrkOutput(stdout: string): LoadResult {
     p50_ms: raw.p50_us / 1000,
     p99_ms: raw.p99_us / 1000,
     failed: raw.failed,
+    ...(raw.s5xx === undefined ? {} : { status_5xx: raw.s5xx, status_503: raw.s503 ?? 0 }),
   };
 }
 

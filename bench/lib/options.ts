@@ -1,7 +1,12 @@
 import { parseArgs } from 'node:util';
 import { SCENARIOS, type ScenarioName, STORAGES, type Storage } from './results.ts';
 
+/** Which parts a run measures: both (the default), only the pod-limited runs, or only the unconstrained ones. */
+export type Mode = 'full' | 'pod' | 'unconstrained';
+
 export interface BenchOptions {
+  mode: Mode;
+  quick: boolean;
   durationS: number;
   warmupS: number;
   rounds: number;
@@ -10,27 +15,42 @@ export interface BenchOptions {
   storages: Storage[];
   loadgen: 'auto' | 'wrk' | 'autocannon';
   startupRuns: number;
-  sampleRatio: number;
+  /** Seconds of the constant-rate run after each saturating one; 0 skips it. */
+  constantRateS: number;
+  /** Pod mode: seconds of the cold run (loaded from ready) and of the warm run (after 5 s of light traffic). */
+  podColdS: number;
+  podWarmS: number;
+  /** Pod mode: seconds of the saturation soak (300 with --soak). */
+  soakS: number;
+  /** Trace sampling ratio of `user-service`; undefined: the service's own default. */
+  sampleRatio: number | undefined;
   build: boolean;
-  /** Extra Node flags for the user-service, e.g. the image's `--max-old-space-size=80 --enable-source-maps`. */
+  /** Extra Node flags for the unconstrained user-service, e.g. `--max-old-space-size=80`. */
   nodeOptions: string[];
-  /** Also run the bundle with the image's NODE_OPTIONS (memory:// only), as contender user-service+image-flags. */
+  /** Also run it (memory:// only) with the image's NODE_OPTIONS as user-service+image-flags. */
   imageFlags: boolean;
   outDir: string;
+  help: boolean;
 }
 
 export const USAGE = `npm run bench -- [options]
-  --duration S        measured seconds per run (default 10)
-  --warmup S          warm-up seconds before each measured run (default 3)
-  --rounds N          interleaved rounds; figures are medians over rounds (default 3)
+  (no mode)           the full run: unconstrained rounds, then pod mode with a 60 s soak
+  --pod               pod mode only: every contender under the Deployment's CPU/memory limits and NODE_OPTIONS
+  --unconstrained     the unconstrained rounds only
+  --soak              pod mode's saturation soak lasts 5 minutes (default 60 s)
+  --quick             short everything (1 round of 3 s, 8 s cold / 6 s warm pod runs, 10 s soak): for development
+  --duration S        measured seconds per unconstrained run (default 8)
+  --warmup S          warm-up seconds before each measured run (default 2)
+  --rounds N          interleaved rounds; figures are medians over rounds (default 2)
   --connections N     concurrent connections (default 50)
+  --constant-rate S   seconds of the constant-rate run at half the saturated rate (default 8; 0 skips)
   --only LIST         scenarios: ${SCENARIOS.join(',')} (default all)
   --storage LIST      user-service storages: ${STORAGES.join(',')} (default all)
   --loadgen NAME      auto (wrk when installed, else autocannon), wrk or autocannon
-  --startup-runs N    spawn-to-ready samples per storage (default 5)
-  --sample-ratio R    trace sampling ratio for the user-service (default 1: every request traced)
+  --startup-runs N    spawn-to-ready samples per storage (default 3)
+  --sample-ratio R    trace sampling ratio of user-service (default: the service's own default)
   --no-build          use the existing dist/users/main.mjs
-  --node-options S    Node flags for the user-service (default none: \`node dist/users/main.mjs\`)
+  --node-options S    Node flags for the unconstrained user-service (default none)
   --image-flags       also run it (memory:// only) with the image's NODE_OPTIONS as user-service+image-flags
   --out DIR           where latest.{json,svg,md} go (default bench/results)`;
 
@@ -55,10 +75,15 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
   const { values } = parseArgs({
     args: [...argv],
     options: {
+      pod: { type: 'boolean' },
+      unconstrained: { type: 'boolean' },
+      soak: { type: 'boolean' },
+      quick: { type: 'boolean' },
       duration: { type: 'string' },
       warmup: { type: 'string' },
       rounds: { type: 'string' },
       connections: { type: 'string' },
+      'constant-rate': { type: 'string' },
       only: { type: 'string' },
       storage: { type: 'string' },
       loadgen: { type: 'string' },
@@ -72,28 +97,36 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     },
     strict: true,
   });
-  if (values.help) {
-    console.log(USAGE);
-    process.exit(0);
-  }
   const loadgen = values.loadgen ?? 'auto';
   if (loadgen !== 'auto' && loadgen !== 'wrk' && loadgen !== 'autocannon')
     throw new Error(`bad --loadgen: ${loadgen}`);
-  const sampleRatio = positive(values['sample-ratio'], 1, 'sample-ratio', false);
-  if (sampleRatio > 1) throw new Error('--sample-ratio is between 0 and 1');
+  const sampleRatio =
+    values['sample-ratio'] === undefined
+      ? undefined
+      : positive(values['sample-ratio'], 1, 'sample-ratio', false);
+  if (sampleRatio !== undefined && sampleRatio > 1) throw new Error('--sample-ratio is between 0 and 1');
+  if (values.pod && values.unconstrained) throw new Error('--pod and --unconstrained exclude each other');
+  const quick = values.quick ?? false;
   return {
-    durationS: Math.max(1, positive(values.duration, 10, 'duration')),
-    warmupS: positive(values.warmup, 3, 'warmup'),
-    rounds: Math.max(1, positive(values.rounds, 3, 'rounds')),
+    mode: values.pod ? 'pod' : values.unconstrained ? 'unconstrained' : 'full',
+    quick,
+    durationS: Math.max(1, positive(values.duration, quick ? 3 : 8, 'duration')),
+    warmupS: positive(values.warmup, quick ? 1 : 2, 'warmup'),
+    rounds: Math.max(1, positive(values.rounds, quick ? 1 : 2, 'rounds')),
     connections: Math.max(1, positive(values.connections, 50, 'connections')),
+    constantRateS: positive(values['constant-rate'], quick ? 3 : 8, 'constant-rate'),
+    podColdS: quick ? 8 : 30,
+    podWarmS: quick ? 6 : 20,
+    soakS: values.soak ? 300 : quick ? 10 : 60,
     scenarios: list(values.only, SCENARIOS, 'scenario'),
     storages: list(values.storage, STORAGES, 'storage'),
     loadgen,
-    startupRuns: positive(values['startup-runs'], 5, 'startup-runs'),
+    startupRuns: positive(values['startup-runs'], quick ? 2 : 3, 'startup-runs'),
     sampleRatio,
     build: !values['no-build'],
     nodeOptions: (values['node-options'] ?? '').split(/\s+/).filter(Boolean),
     imageFlags: values['image-flags'] ?? false,
     outDir: values.out ?? 'bench/results',
+    help: values.help ?? false,
   };
 }

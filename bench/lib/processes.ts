@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { openSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Wrapped } from './cgroup.ts';
 
 export interface Started {
   child: ChildProcess;
@@ -22,6 +23,8 @@ export interface StartOptions {
   cpu?: number;
   port: number;
   readyTimeoutMs?: number;
+  /** Rewrites the command line to start inside resource limits (LimitedGroup.wrap). */
+  wrap?: (command: string, args: readonly string[], env: Record<string, string>) => Wrapped;
 }
 
 export async function freePort(): Promise<number> {
@@ -39,10 +42,14 @@ export async function freePort(): Promise<number> {
  */
 export async function startServer(options: StartOptions): Promise<Started> {
   const devNull = openSync('/dev/null', 'w');
+  const limited = options.wrap?.(options.command, options.args, options.env) ?? {
+    command: options.command,
+    args: [...options.args],
+  };
   const [command, args] =
     options.cpu === undefined
-      ? [options.command, options.args]
-      : ['taskset', ['-c', String(options.cpu), options.command, ...options.args]];
+      ? [limited.command, limited.args]
+      : ['taskset', ['-c', String(options.cpu), limited.command, ...limited.args]];
   const startedAt = performance.now();
   const child = spawn(command, args, {
     env: options.env,

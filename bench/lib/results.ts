@@ -8,9 +8,21 @@ export type Storage = (typeof STORAGES)[number];
 export const BASELINES = { node: 'node-raw', go: 'go' } as const;
 /** `user-service+image-flags`: the same bundle started with the container image's NODE_OPTIONS (opt-in). */
 export const IMAGE_FLAGS_CONTENDER = 'user-service+image-flags';
+/** The bundle with every request traced (OTEL_TRACES_SAMPLER_ARG=1), beside `user-service` at its defaults. */
+export const TRACING_ALL_CONTENDER = 'user-service+tracing-1';
+/** The bundle with no OTLP endpoint, so tracing is off: the reference for what tracing costs. */
+export const TRACING_OFF_CONTENDER = 'user-service+tracing-off';
+/** Fastify + pino request logs + prom-client + the OpenTelemetry SDK: the assembly a team builds by hand. */
+export const ECOSYSTEM_CONTENDER = 'ecosystem';
+/** node:http + a `pg` pool inserting into the service's table: the PostgreSQL limit for POST. */
+export const PG_RAW_CONTENDER = 'pg-raw';
 export type ContenderName =
   | 'user-service'
   | typeof IMAGE_FLAGS_CONTENDER
+  | typeof TRACING_ALL_CONTENDER
+  | typeof TRACING_OFF_CONTENDER
+  | typeof ECOSYSTEM_CONTENDER
+  | typeof PG_RAW_CONTENDER
   | typeof BASELINES.node
   | typeof BASELINES.go;
 
@@ -52,10 +64,75 @@ export interface BenchResults {
 
 const CONTENDER_ORDER: ContenderName[] = [
   'user-service',
+  TRACING_OFF_CONTENDER,
+  TRACING_ALL_CONTENDER,
   IMAGE_FLAGS_CONTENDER,
+  ECOSYSTEM_CONTENDER,
+  PG_RAW_CONTENDER,
   BASELINES.node,
   BASELINES.go,
 ];
+
+/** A load run's figures in the pod-mode and constant-rate tables. */
+export interface RunFigures {
+  req_per_s: number;
+  p50_ms: number;
+  p99_ms: number;
+  failed: number;
+  status_5xx: number;
+  status_503: number;
+}
+
+/** One contender under the Deployment's limits: a cold start loaded at once, and a warmed start. */
+export interface PodRow {
+  contender: ContenderName;
+  storage: Storage;
+  scenario: ScenarioName;
+  /** Spawn to the first 200 from /readyz under the limits, median of the starts. */
+  ready_ms: number;
+  cold: RunFigures;
+  warm: RunFigures;
+  /** 503 answers to POST /users in the 5 s after ready (light constant-rate traffic). */
+  post_503_after_ready: number;
+  /** Kernel-kept peak of the cgroup's memory over both starts; null where the mechanism keeps none. */
+  peak_memory_mb: number | null;
+  oom_kills: number | null;
+  throttled_ms: number | null;
+  ratio_vs_node: number | null;
+}
+
+export interface SoakRow {
+  contender: ContenderName;
+  storage: Storage;
+  scenario: ScenarioName;
+  duration_s: number;
+  run: RunFigures;
+  requests: number;
+  peak_memory_mb: number | null;
+  oom_kills: number | null;
+  /** The process ended (crashed or was killed) before the soak did. */
+  exited: boolean;
+}
+
+/** Latency at a fixed offered rate (half the contender's own saturated rate), coordinated omission corrected. */
+export interface ConstantRateRow {
+  name: ScenarioName;
+  storage: Storage;
+  contender: ContenderName;
+  rate: number;
+  req_per_s: number;
+  p50_ms: number;
+  p99_ms: number;
+  p999_ms: number;
+  failed: number;
+  generator_lag_p99_ms: number;
+}
+
+export function contenderLabel(contender: ContenderName, storage: Storage): string {
+  return contender.startsWith('user-service') || contender === PG_RAW_CONTENDER
+    ? `${contender}/${storage}`
+    : contender;
+}
 
 /**
  * Medians per (scenario, storage, contender) over the rounds; RSS is the peak over every round, as it is a

@@ -1,9 +1,13 @@
 import type { BudgetLine } from './budgets.ts';
-import { type BenchResults, SCENARIOS, type ScenarioRow } from './results.ts';
+import { type BenchResults, contenderLabel, type PodRow, SCENARIOS, type ScenarioRow } from './results.ts';
 
 const COLOURS: Record<string, string> = {
   'user-service': '#3b6ea5',
   'user-service+image-flags': '#8aa9cc',
+  'user-service+tracing-1': '#6f8fb8',
+  'user-service+tracing-off': '#9db8d6',
+  ecosystem: '#8e6bb0',
+  'pg-raw': '#4b8e9e',
   'node-raw': '#5a9e4b',
   go: '#c97b2a',
 };
@@ -26,7 +30,7 @@ function text(x: number, y: number, content: string, attrs = ''): string {
 
 /** Horizontal req/s bars, one section per scenario, each bar scaled to the fastest contender of its section. */
 export function renderSvg(
-  results: Pick<BenchResults, 'date' | 'scenarios'>,
+  results: Pick<BenchResults, 'date' | 'scenarios'> & { pod?: { rows: readonly PodRow[] } | null },
   budgets: readonly BudgetLine[] = [],
 ): string {
   const parts: string[] = [];
@@ -40,6 +44,19 @@ export function renderSvg(
     ),
   );
   y += 14;
+  const pod = results.pod?.rows ?? [];
+  for (const scenario of SCENARIOS) {
+    const rows = pod.filter((r) => r.scenario === scenario);
+    if (rows.length === 0) continue;
+    y += 26;
+    parts.push(text(20, y, `${scenario}, pod limits (warm)`, 'font-size="14" font-weight="bold"'));
+    y += 8;
+    const max = Math.max(...rows.map((r) => r.warm.req_per_s), 1);
+    for (const row of rows) {
+      parts.push(podBar(row, y, max));
+      y += BAR_HEIGHT + BAR_GAP;
+    }
+  }
   for (const scenario of SCENARIOS) {
     const rows = results.scenarios.filter((r) => r.name === scenario);
     if (rows.length === 0) continue;
@@ -58,8 +75,14 @@ export function renderSvg(
     for (const line of budgets) {
       y += 18;
       const colour = line.pass ? '#2e7d32' : '#c62828';
+      const margin = line.margin ? ` (${line.margin})` : '';
       parts.push(
-        text(20, y, `${line.pass ? 'PASS' : 'FAIL'}  ${line.budget}: ${line.figure}`, `fill="${colour}"`),
+        text(
+          20,
+          y,
+          `${line.pass ? 'PASS' : 'FAIL'}  ${line.budget}: ${line.figure}${margin}`,
+          `fill="${colour}"`,
+        ),
       );
     }
   }
@@ -83,5 +106,15 @@ function bar(row: ScenarioRow, y: number, max: number): string {
     text(20, y + 13, label),
     `<rect x="${LABEL_WIDTH}" y="${y}" width="${width}" height="${BAR_HEIGHT}" fill="${COLOURS[row.contender] ?? '#888'}"/>`,
     text(LABEL_WIDTH + width + 6, y + 13, `${row.req_per_s} req/s (P99 ${row.p99_ms} ms${ratio})`),
+  ].join('');
+}
+
+function podBar(row: PodRow, y: number, max: number): string {
+  const width = Math.max(1, Math.round((row.warm.req_per_s / max) * BAR_AREA));
+  const ratio = row.ratio_vs_node === null ? '' : `, ${row.ratio_vs_node.toFixed(2)}x node`;
+  return [
+    text(20, y + 13, contenderLabel(row.contender, row.storage)),
+    `<rect x="${LABEL_WIDTH}" y="${y}" width="${width}" height="${BAR_HEIGHT}" fill="${COLOURS[row.contender] ?? '#888'}"/>`,
+    text(LABEL_WIDTH + width + 6, y + 13, `${row.warm.req_per_s} req/s (P99 ${row.warm.p99_ms} ms${ratio})`),
   ].join('');
 }

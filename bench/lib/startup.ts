@@ -1,0 +1,119 @@
+import { execFile, spawn } from 'node:child_process';
+import { rm, symlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import type { Contender } from './contenders.ts';
+import { freePort, type Started } from './processes.ts';
+import { IMAGE_FLAGS_CONTENDER } from './results.ts';
+import { median, round } from './stats.ts';
+
+const exec = promisify(execFile);
+
+/**
+ * Spawn-to-ready of each user-service storage, unconstrained, interleaved. Storage is made once and an uncounted
+ * first start initialises it (PGlite directory, PostgreSQL migrations): the counted samples are restarts, as a
+ * pod's are.
+ */
+export async function measureStartup(
+  services: readonly Contender[],
+  runs: number,
+  log: (line: string) => void,
+): Promise<{ startupMs: Record<string, number>; notes: string[] }> {
+  const samples = new Map<string, number[]>();
+  const notes: string[] = [];
+  const urls = new Map<Contender, string>();
+  for (const c of services) urls.set(c, await c.freshStorage(0));
+  for (let run = 0; run <= runs; run++) {
+    for (const c of services) {
+      let server: Started;
+      try {
+        server = await c.start(urls.get(c)!);
+      } catch (error) {
+        notes.push(`start-up sample of ${c.label} failed: ${(error as Error).message.slice(0, 300)}`);
+        continue;
+      }
+      await server.stop();
+      const key = c.contender === IMAGE_FLAGS_CONTENDER ? `${c.storage} with image flags` : c.storage;
+      if (run > 0) samples.set(key, [...(samples.get(key) ?? []), server.readyMs]);
+    }
+  }
+  const startupMs: Record<string, number> = {};
+  for (const [key, values] of samples) {
+    startupMs[key] = round(median(values), 1);
+    log(
+      `start to ready, ${key}: median ${startupMs[key]} ms of ${values.map((v) => Math.round(v)).join(', ')}`,
+    );
+  }
+  return { startupMs, notes };
+}
+
+/**
+ * The first `npm start` of a fresh clone: the committed tree cloned to a temporary directory with node_modules
+ * linked, no .data (so PGlite is created and migrated), spawn to the first 200 from /readyz. Each sample starts
+ * from an empty data directory. Returns the median.
+ */
+export async function measureFreshClone(
+  root: string,
+  work: string,
+  samples: number,
+  log: (line: string) => void,
+): Promise<number | string> {
+  const clone = join(work, 'fresh-clone');
+  try {
+    await exec('git', ['clone', '--quiet', '--depth', '1', `file://${root}`, clone]);
+    await symlink(join(root, 'node_modules'), join(clone, 'node_modules'));
+  } catch (error) {
+    return `fresh clone: could not clone (${(error as Error).message.split('\n')[0]})`;
+  }
+  const values: number[] = [];
+  for (let i = 0; i < samples; i++) {
+    await rm(join(clone, '.data'), { recursive: true, force: true });
+    const port = await freePort();
+    const startedAt = performance.now();
+    // Its own process group, so npm, its shell and node stop together.
+    const child = spawn('npm', ['start', '--silent'], {
+      cwd: clone,
+      detached: true,
+      stdio: 'ignore',
+      env: {
+        PATH: `${join(root, 'node_modules/.bin')}:${process.env.PATH ?? ''}`,
+        HOME: process.env.HOME ?? '/tmp',
+        HOST: '127.0.0.1',
+        PORT: String(port),
+      },
+    });
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    let ready: number | undefined;
+    const deadline = startedAt + 60_000;
+    while (performance.now() < deadline && child.exitCode === null) {
+      try {
+        const response = await fetch(`http://127.0.0.1:${port}/readyz`, {
+          signal: AbortSignal.timeout(1000),
+        });
+        await response.arrayBuffer();
+        if (response.status === 200) {
+          ready = performance.now() - startedAt;
+          break;
+        }
+      } catch {
+        // not listening yet
+      }
+      await sleep(5);
+    }
+    try {
+      process.kill(-child.pid!, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+    await Promise.race([exited, sleep(15_000)]);
+    if (ready === undefined)
+      return `fresh clone: npm start was not ready within 60 s (exit ${child.exitCode})`;
+    values.push(ready);
+  }
+  const result = round(median(values), 1);
+  log(
+    `first npm start of a fresh clone: median ${result} ms of ${values.map((v) => Math.round(v)).join(', ')}`,
+  );
+  return result;
+}
