@@ -37,6 +37,7 @@ const CONTRACT_ALERTS: Record<string, string[]> = {
   UserServiceHighErrorRatio: ['critical'],
   UserServiceErrorBudgetBurn: ['critical', 'warning'],
   UserServiceSlowRequests: ['warning'],
+  UserServiceErrorLogs: ['warning'],
   UserServiceNotReady: ['warning'],
   PodRestartingTooOften: ['critical'],
   PodCrashLooping: ['warning'],
