@@ -13,6 +13,8 @@ import { needs } from '../support/requirements.ts';
 
 const run = promisify(execFile);
 const LOGGING = 'deploy/logging';
+/** Where the DaemonSet keeps the tail DB and the filesystem buffer (a hostPath, so it outlives the pod). */
+const STATE_DIR = '/var/fluent-bit/state';
 
 type Section = { name: string; keys: Map<string, string> };
 
@@ -68,6 +70,18 @@ describe('Fluent Bit configuration', () => {
     assert.match(tail.keys.get('multiline.parser') ?? '', /cri/);
     assert.match(tail.keys.get('db') ?? '', /^\/var\/fluent-bit\/state\//);
     assert.equal(tail.keys.get('tag'), 'kube.*');
+  });
+
+  test('a replaced pod neither loses nor doubles lines: offsets, buffer and ids survive it', () => {
+    const tail = section('INPUT', 'tail')!;
+    const service = config.find((candidate) => candidate.name === 'SERVICE')!;
+    const output = config.find((candidate) => candidate.name === 'OUTPUT')!;
+    assert.equal(tail.keys.get('db.locking'), 'true', 'one process per node writes the offsets');
+    assert.equal(tail.keys.get('read_from_head')?.toLowerCase(), 'on', 'a file not in the DB is read whole');
+    assert.equal(tail.keys.get('storage.type'), 'filesystem', 'undelivered chunks are kept on disk');
+    assert.match(service.keys.get('storage.path') ?? '', new RegExp(`^${STATE_DIR}/`));
+    assert.match(tail.keys.get('db') ?? '', new RegExp(`^${STATE_DIR}/`));
+    assert.equal(output.keys.get('generate_id')?.toLowerCase(), 'on', 'a re-sent record must overwrite');
   });
 
   test('adds Kubernetes metadata, then parses the log field with our JSON parser', () => {
@@ -172,6 +186,15 @@ describe('Fluent Bit Kubernetes objects', { skip: needs('kubectl') }, () => {
     const service = config.find((candidate) => candidate.name === 'SERVICE')!;
     assert.equal(service.keys.get('parsers_file'), `${configMount.mountPath}parsers.conf`);
     assert.ok(pod.containers[0].args.includes(`--config=${configMount.mountPath}fluent-bit.conf`));
+    // Tail offsets and the filesystem buffer on the node, where the next pod finds them.
+    const stateMount = mounts.find((mount) => mount.mountPath === STATE_DIR);
+    assert.ok(stateMount, `nothing mounted at ${STATE_DIR}`);
+    const stateVolume = pod.volumes.find((volume: { name: string }) => volume.name === stateMount.name);
+    assert.equal(stateVolume.emptyDir, undefined, 'an emptyDir dies with the pod');
+    assert.match(stateVolume.hostPath?.path ?? '', /^\/var\/lib\/fluent-bit/);
+    assert.equal(stateVolume.hostPath.type, 'Directory');
+    assert.notEqual(stateMount.readOnly, true);
+    assert.equal(daemonSet.spec.updateStrategy.rollingUpdate.maxSurge, 0, 'two pods would share the tail DB');
     const varlog = mounts.find((mount) => mount.name === 'varlog')!;
     assert.equal(varlog.mountPath, '/var/log');
     assert.equal(varlog.readOnly, true);
