@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Type } from 'typebox';
+import { pollUntil } from '../../scripts/lib/poll-until.ts';
 import { ConfigStore } from '../../src/platform/config/config-store.ts';
 import { consulConfigSource } from '../../src/platform/config/consul-config-source.ts';
 import { environmentSource } from '../../src/platform/config/environment-source.ts';
@@ -14,13 +15,11 @@ const schema = Type.Object({
   PORT: Type.Integer({ default: 8080 }),
 });
 
+/** Milliseconds until `probe` holds. */
 async function until(what: string, probe: () => boolean, timeoutMs = 10_000): Promise<number> {
   const startedAt = performance.now();
-  while (performance.now() - startedAt < timeoutMs) {
-    if (probe()) return performance.now() - startedAt;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
+  await pollUntil(probe, { what, timeoutMs, intervalMs: 20 });
+  return performance.now() - startedAt;
 }
 
 describe('Consul KV config centre (blocking queries against a double of the HTTP API)', () => {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Type } from 'typebox';
+import { pollUntil } from '../../scripts/lib/poll-until.ts';
 import { ConfigStore } from '../../src/platform/config/config-store.ts';
 import { environmentSource } from '../../src/platform/config/environment-source.ts';
 import { liveConfigSources } from '../../src/platform/config/live-config.ts';
@@ -20,14 +21,8 @@ const schema = Type.Object({
   LOG_LEVEL: Type.String({ default: 'info', reloadable: true }),
 });
 
-async function until(what: string, probe: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (probe()) return;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+const until = (what: string, probe: () => boolean, timeoutMs = 10_000) =>
+  pollUntil(probe, { what, timeoutMs, intervalMs: 20 });
 
 describe('Vault KV v2 secrets (against a double of the documented endpoints)', () => {
   const vault = new VaultDouble();

@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { pollUntil } from '../../scripts/lib/poll-until.ts';
 import { findBinary } from './requirements.ts';
 
 const run = promisify(execFile);
@@ -94,16 +95,14 @@ export async function startEtcdInstance(): Promise<EtcdInstance> {
     );
     const stderr: string[] = [];
     child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));
-    const deadline = Date.now() + 30_000;
-    while (Date.now() < deadline) {
-      try {
-        const response = await fetch(`${endpoint}/health`, { signal: AbortSignal.timeout(1_000) });
-        if (response.ok) return;
-      } catch {}
-      if (child.exitCode !== null) throw new Error(`etcd exited: ${stderr.join('')}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    throw new Error(`etcd did not become healthy: ${stderr.join('')}`);
+    const exited = new AbortController();
+    child.once('exit', () => exited.abort(new Error(`etcd exited: ${stderr.join('')}`)));
+    await pollUntil(
+      async () => (await fetch(`${endpoint}/health`, { signal: AbortSignal.timeout(1_000) })).ok,
+      { what: 'etcd healthy', timeoutMs: 30_000, intervalMs: 100, signal: exited.signal },
+    ).catch((error: Error) => {
+      throw new Error(`${error.message}; stderr: ${stderr.join('')}`);
+    });
   };
   const stop = async () => {
     const running = child;
