@@ -23,6 +23,12 @@ const GATES: Record<string, { query: string; threshold: number }> = {
   'error-ratio': { query: 'error_ratio', threshold: 0.01 },
 };
 
+/** The ConfigMap the service's container takes its environment from (its name carries a content hash). */
+function serviceConfigMap(objects: K8sObject[]): K8sObject {
+  const [container] = podSpecOf(findObject(objects, 'Deployment', 'user-service')).containers;
+  return findObject(objects, 'ConfigMap', container.envFrom[0].configMapRef.name);
+}
+
 /** Envoy's safe_regex header match: RE2, and the whole value must match. */
 function headerMatches(regex: string, value: string): boolean {
   return new RegExp(`^(?:${regex})$`).test(value);
@@ -197,7 +203,7 @@ describe('canary rollout (prod overlay)', { skip }, () => {
     assert.equal(deployment.spec.template.metadata.labels['sidecar.istio.io/inject'], 'true');
     const ingress = findObject(objects, 'Ingress');
     assert.equal(ingress.metadata.annotations?.['nginx.ingress.kubernetes.io/service-upstream'], 'true');
-    const service = findObject(objects, 'Service');
+    const service = findObject(objects, 'Service', 'user-service');
     assert.equal(
       ingress.metadata.annotations?.['nginx.ingress.kubernetes.io/upstream-vhost'],
       `${service.metadata.name}.${service.metadata.namespace}.svc.cluster.local`,
@@ -219,7 +225,7 @@ describe('canary identity comes from the pod, never from a client', { skip }, ()
       { path: 'CANARY', fieldRef: { fieldPath: "metadata.labels['canary']" } },
     ]);
     const mount = spec.containers[0].volumeMounts.find((m: { name: string }) => m.name === volume.name);
-    const configMap = findObject(objects, 'ConfigMap');
+    const configMap = serviceConfigMap(objects);
     assert.equal(configMap.data.CONFIG_DIR, mount.mountPath);
     // The label values decode as the service's CANARY setting, and it follows a change without a restart.
     for (const [value, expected] of [
@@ -265,7 +271,7 @@ describe('Vault component (staging, prod)', { skip }, () => {
         annotations['vault.hashicorp.com/agent-inject-template-database-password']!,
         /\.Data\.data\.password/,
       );
-      const configMap = findObject(objects, 'ConfigMap');
+      const configMap = serviceConfigMap(objects);
       assert.equal(configMap.data.DATABASE_PASSWORD_FILE, '/vault/secrets/database-password');
       const spec = podSpecOf(deployment);
       assert.equal(

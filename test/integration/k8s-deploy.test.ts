@@ -63,10 +63,14 @@ describe('npm run deploy', { skip }, () => {
     ]);
     assert.equal(result.code, 0, result.stderr);
     const objects = parseManifests(await readFile(join(out, 'manifests.yaml'), 'utf8'));
-    const deployment = objects.find((o) => o.kind === 'Deployment')!;
+    const deployment = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'user-service')!;
     assert.equal(deployment.spec.template.spec.containers[0].image, 'registry.test/team/user-service:v1.2.3');
     assert.equal(deployment.spec.template.metadata.annotations['app.kubernetes.io/revision'], 'abc123');
-    const configMap = objects.find((o) => o.kind === 'ConfigMap')!;
+    const configMap = objects.find(
+      (o) =>
+        o.kind === 'ConfigMap' &&
+        o.metadata.name === deployment.spec.template.spec.containers[0].envFrom[0].configMapRef.name,
+    )!;
     assert.equal(configMap.data.APP_VERSION, 'v1.2.3');
     assert.equal(
       deployment.spec.template.spec.containers[0].envFrom[0].configMapRef.name,
@@ -142,23 +146,24 @@ describe('npm run deploy', { skip }, () => {
       await chmod(stub, 0o755);
     });
 
-    it('staging: server-side apply, then waits for the Deployment', async () => {
+    it('staging: server-side apply, then waits for each Deployment (the service and its Collector)', async () => {
       await rm(log, { force: true });
       const result = await deployScript(['--env', 'staging', '--version', 'v2.0.0'], { KUBECTL: stub });
       assert.equal(result.code, 0, result.stderr);
       const calls = (await readFile(log, 'utf8')).trim().split('\n');
-      assert.equal(calls.length, 2, calls.join('\n'));
+      assert.equal(calls.length, 3, calls.join('\n'));
       assert.match(
         calls[0]!,
         /^apply --server-side --field-manager=user-service-deploy -f \S+manifests\.yaml$/,
       );
-      assert.equal(
-        calls[1],
+      assert.deepEqual(calls.slice(1).sort(), [
+        'rollout status deployment/otel-collector --namespace user-service-staging --timeout=10m',
         'rollout status deployment/user-service --namespace user-service-staging --timeout=10m',
-      );
+      ]);
       const applied = parseManifests(await readFile(join(work, 'applied.yaml'), 'utf8'));
       assert.equal(
-        applied.find((o) => o.kind === 'Deployment')!.spec.template.spec.containers[0].image,
+        applied.find((o) => o.kind === 'Deployment' && o.metadata.name === 'user-service')!.spec.template.spec
+          .containers[0].image,
         'registry.example.com/platform/user-service:v2.0.0',
       );
     });
@@ -175,11 +180,12 @@ describe('npm run deploy', { skip }, () => {
         [
           'argo rollouts version',
           'apply --server-side --field-manager=user-service-deploy',
+          'rollout status deployment/otel-collector',
           'argo rollouts status',
         ],
       );
       assert.match(calls[1]!, /--force-conflicts/);
-      assert.equal(calls[2], 'argo rollouts status user-service --namespace user-service --timeout 45m');
+      assert.equal(calls[3], 'argo rollouts status user-service --namespace user-service --timeout 45m');
     });
 
     it('a failed apply fails the deploy', async () => {
