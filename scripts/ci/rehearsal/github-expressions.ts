@@ -1,5 +1,6 @@
 // The subset of GitHub Actions expressions the workflows use: literals, context paths (github.ref, inputs.x,
-// secrets.Y), ==, !=, !, &&, || and parentheses, with GitHub's rule that && and || yield an operand, not a boolean.
+// secrets.Y), ==, !=, !, &&, || and parentheses, with GitHub's rule that && and || yield an operand, not a boolean,
+// and the status functions (a rehearsal evaluates them before any step ran, so as on a successful run).
 
 export type Context = Record<string, unknown>;
 
@@ -35,6 +36,13 @@ function lookup(context: Context, path: string): unknown {
   return value ?? '';
 }
 
+const STATUS_FUNCTIONS: Record<string, boolean> = {
+  always: true,
+  success: true,
+  failure: false,
+  cancelled: false,
+};
+
 const truthy = (value: unknown) => value !== '' && value !== 0 && value !== false && value !== null;
 
 export function evaluate(source: string, context: Context): unknown {
@@ -58,6 +66,12 @@ export function evaluate(source: string, context: Context): unknown {
     }
     const token = tokens[position++];
     if (token?.kind === 'literal') return token.value;
+    if (token?.kind === 'path' && take('(')) {
+      if (!take(')')) throw new Error(`only functions without arguments are read: "${source}"`);
+      if (!(token.value in STATUS_FUNCTIONS))
+        throw new Error(`unknown function ${token.value}() in "${source}"`);
+      return STATUS_FUNCTIONS[token.value];
+    }
     if (token?.kind === 'path') return lookup(context, token.value);
     throw new Error(`unexpected ${token ? token.value : 'end'} in "${source}"`);
   };

@@ -42,6 +42,9 @@ export interface Release {
   secrets: Record<string, string>;
 }
 
+/** PATH of the job image (the official node image's, kept by the rehearsal's stand-in). */
+const JOB_IMAGE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
 const lines = (value: unknown): string[] =>
   value === undefined || value === null ? [] : (Array.isArray(value) ? value : [value]).map(String);
 
@@ -219,7 +222,7 @@ export function githubJobs(workflowPath: string, repoRoot: string, release: Rele
   const workflowEnv = interpolateAll(workflow.env, context);
   const jobs: Job[] = [];
   for (const [name, job] of Object.entries(workflow.jobs)) {
-    if (job.if && !evaluate(job.if, context)) continue;
+    // Every job runs, whatever its `if` (a rehearsal covers the tag and the main-branch jobs alike).
     const needs = lines(job.needs);
     if (job.uses?.startsWith('./')) {
       // A reusable workflow: its jobs run with the inputs this job passes.
@@ -282,12 +285,14 @@ function blockEnd(text: string, open: number): number {
 /** `KEY = 'literal'` and `KEY = "...${env.X}..."` lines of an `environment { }` block. */
 function jenkinsEnvironment(block: string, release: Release): Record<string, string> {
   const env: Record<string, string> = {};
+  // What ${env.X} reads before the pipeline's own environment: the agent container's.
+  const agent: Record<string, string> = { PATH: JOB_IMAGE_PATH, WORKSPACE: release.workspace, HOME: '/root' };
   for (const match of block.matchAll(/^\s*(\w+)\s*=\s*(?:'([^']*)'|"(.*)")\s*$/gm)) {
     const [, key, literal, interpolated] = match;
     if (literal !== undefined) env[key!] = literal;
     else if (interpolated!.includes('params.APP_VERSION')) env[key!] = release.appVersion;
     else if (interpolated!.includes('params.DEPLOY_ENV')) env[key!] = release.deployEnv;
-    else env[key!] = interpolated!.replace(/\$\{env\.(\w+)\}/g, (_, name: string) => `\${${name}}`);
+    else env[key!] = interpolated!.replace(/\$\{env\.(\w+)\}/g, (_, name: string) => agent[name] ?? '');
   }
   return env;
 }
