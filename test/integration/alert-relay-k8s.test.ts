@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import type { K8sObject } from '../../deploy/ci/kustomize.ts';
 import { decodeConfig } from '../../src/platform/config/load-config.ts';
 import { relayConfigSchema } from '../../src/services/alert-relay/config.ts';
 import { REPO_ROOT, render } from '../support/kubernetes-manifests.ts';
@@ -12,7 +13,10 @@ const DIRECTORY = join(REPO_ROOT, 'deploy/k8s/alert-relay');
 /** Everything the relay may do inside an allowed namespace: anything more (or a wildcard) is a breach. */
 const NAMESPACED = new Set([
   '/pods:get',
+  '/pods:list',
   'apps/replicasets:get',
+  'apps/deployments:get',
+  'argoproj.io/rollouts:get',
   'apps/deployments/scale:get',
   'apps/deployments/scale:patch',
   'argoproj.io/rollouts/scale:get',
@@ -24,11 +28,12 @@ const NAMESPACED = new Set([
 const CLUSTER = new Set(['/nodes:get', '/nodes:list', '/nodes:patch']);
 const RELAY_ACCOUNT = [{ kind: 'ServiceAccount', name: 'alert-relay', namespace: 'monitoring' }];
 
-function grants(
-  role: { rules?: { apiGroups: string[]; resources: string[]; verbs: string[] }[] } | undefined,
-) {
+type PolicyRule = { apiGroups: string[]; resources: string[]; verbs: string[] };
+
+function grants(role: K8sObject | undefined) {
+  const rules = (role as { rules?: PolicyRule[] } | undefined)?.rules;
   const granted = new Set<string>();
-  for (const rule of role?.rules ?? []) {
+  for (const rule of rules ?? []) {
     for (const group of rule.apiGroups)
       for (const resource of rule.resources)
         for (const verb of rule.verbs) granted.add(`${group}/${resource}:${verb}`);
@@ -105,10 +110,17 @@ describe('alert-relay manifests', { skip }, () => {
       layer[key] = { value: 'a-secret-value-long-enough', origin: entry.value };
     }
     const { values } = decodeConfig(relayConfigSchema, layer);
-    assert.equal(values.REMEDIATION_MODE, 'dry-run', 'ships in dry-run until someone turns it on');
+    assert.equal(values.REMEDIATION_MODE, 'on', 'ships acting (docs/alert-relay.md#default-mode)');
+    assert.notEqual(values.REMEDIATION_NAMESPACES, '', 'and only inside its allow-list');
     assert.ok(values.RELAY_WEBHOOK_TOKEN);
     assert.equal(deployment?.spec.replicas, 1, 'guard-rail state is per process: one replica');
     assert.equal(deployment?.spec.strategy.type, 'Recreate');
+  });
+
+  test('without the manifest the relay writes nothing: dry-run and an empty allow-list by default', () => {
+    const { values } = decodeConfig(relayConfigSchema, {});
+    assert.equal(values.REMEDIATION_MODE, 'dry-run');
+    assert.equal(values.REMEDIATION_NAMESPACES, '');
   });
 
   test('Alertmanager posts to the Service the kustomization creates', async () => {

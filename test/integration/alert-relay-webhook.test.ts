@@ -61,6 +61,7 @@ function channelSettings(
     NOTIFY_BREAKER_HALF_OPEN_AFTER_MS: '60000',
     REMEDIATION_MODE: 'on',
     REMEDIATION_NAMESPACES: 'users',
+    MTTR_STABLE_S: '0',
     ...smsSettings,
   };
 }
@@ -261,18 +262,28 @@ describe('alert relay over real HTTP (Aliyun SMS, remediation on)', () => {
       /RESOLVED: PodRestartingTooOften[\s\S]*resolved after: 4 min/,
     );
     assert.equal(sms.messages.at(-1)?.params[0], 'RESOLVED');
+    const body = (await response.json()) as { mttr_recorded: number };
+    assert.equal(body.mttr_recorded, 1, 'the resolved notice had the API confirm the Deployment healthy');
     // Alertmanager repeats resolved notices; they count once.
-    await relay.post(CRITICAL, payload('relay-critical', [resolved]));
-    const mttr = (await (await fetch(`${relay.url}/mttr`)).json()) as {
-      alerts: Record<string, { resolved: number; mean_seconds: number }>;
+    const again = (await (await relay.post(CRITICAL, payload('relay-critical', [resolved]))).json()) as {
+      mttr_recorded: number;
     };
-    assert.deepEqual(mttr.alerts.PodRestartingTooOften, {
-      ...mttr.alerts.PodRestartingTooOften,
-      resolved: 1,
-      mean_seconds: 240,
-    });
+    assert.equal(again.mttr_recorded, 0);
+    const mttr = (await (await fetch(`${relay.url}/mttr`)).json()) as {
+      workloads: Record<string, { incidents: number }>;
+      recent: { workload: string; started_at: string; recovered_at: string; seconds: number }[];
+    };
+    assert.equal(mttr.workloads['Deployment users/user-service']?.incidents, 1);
+    const incident = mttr.recent.find((sample) => sample.workload === 'Deployment users/user-service');
+    assert.equal(incident?.started_at, '2026-11-27T10:00:00.000Z', 'from the alert startsAt');
+    // Repaired when the API said so (now), not at the alert's endsAt (10:04).
+    assert.ok(Date.parse(incident?.recovered_at ?? '') > Date.parse('2026-11-27T10:04:00Z'));
     const metrics = await (await fetch(`${relay.url}/metrics`)).text();
-    assert.match(metrics, /alert_mttr_seconds_count\{[^}]*alertname="PodRestartingTooOften"[^}]*\} 1/);
+    assert.match(
+      metrics,
+      /workload_mttr_seconds_count\{[^}]*namespace="users",workload="user-service"[^}]*\} 1/,
+    );
+    assert.match(metrics, /alert_open_seconds_sum\{[^}]*alertname="PodRestartingTooOften"[^}]*\} 240\b/);
     assert.match(metrics, /remediations_total\{[^}]*action="scale_up",result="success"[^}]*\} \d+/);
     assert.match(metrics, /remediations_total\{[^}]*action="cordon",result="success"[^}]*\} 1/);
   });

@@ -72,6 +72,7 @@ export async function startRelay(
         body: typeof body === 'string' ? body : JSON.stringify(body),
       }),
     close: async () => {
+      components.mttr.close();
       await app.close();
       await rm(dir, { recursive: true, force: true });
     },

@@ -4,7 +4,6 @@ import pino from 'pino';
 import { Value } from 'typebox/value';
 import { WebhookPayload } from '../../src/services/alert-relay/alertmanager-payload.ts';
 import { ExpiringSet } from '../../src/services/alert-relay/expiring-set.ts';
-import { MttrTracker } from '../../src/services/alert-relay/mttr.ts';
 import { NotificationDispatcher } from '../../src/services/alert-relay/notification-dispatcher.ts';
 import type { AlertBatch, Notifier } from '../../src/services/alert-relay/notifiers/notifier.ts';
 import { smsParams } from '../../src/services/alert-relay/notifiers/sms-message.ts';
@@ -128,21 +127,5 @@ describe('dedupe and MTTR', () => {
     await dispatcher.deliver(resolved, ['wechat']);
     assert.deepEqual(sent, ['A:firing', 'A:resolved']);
     assert.equal((await dispatcher.deliver(firing, ['sms'])).channels.sms?.outcome, 'not-configured');
-  });
-
-  test('MTTR counts each resolved occurrence once and summarises per alert name', () => {
-    const mttr = new MttrTracker({ samplesKept: 10 });
-    const resolved = (name: string, startsAt: string, endsAt: string) =>
-      alert({ alertname: name, run: startsAt }, { status: 'resolved', startsAt, endsAt });
-    const a = resolved('MttrA', '2026-11-27T10:00:00Z', '2026-11-27T10:01:00Z');
-    assert.equal(mttr.record([a, a, alert({ alertname: 'MttrA' })]), 1);
-    mttr.record([resolved('MttrA', '2026-11-27T11:00:00Z', '2026-11-27T11:03:00Z')]);
-    mttr.record([resolved('MttrB', '2026-11-27T10:00:00Z', '2026-11-27T10:00:30Z')]);
-    const summary = mttr.summary();
-    assert.equal(summary.alerts.MttrA?.resolved, 2);
-    assert.equal(summary.alerts.MttrA?.mean_seconds, 120);
-    assert.equal(summary.alerts.MttrA?.max_seconds, 180);
-    assert.equal(summary.alerts.MttrB?.p50_seconds, 30);
-    assert.equal(summary.overall?.resolved, 3);
   });
 });

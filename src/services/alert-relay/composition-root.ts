@@ -30,6 +30,7 @@ export function runRelayService(start: ServiceStart): Promise<void> {
       }, config.REMEDIATION_RESTORE_CHECK_S * 1000);
       restoreTimer.unref();
       lifecycle.onShutdown('HPA floor restore', () => clearInterval(restoreTimer));
+      lifecycle.onShutdown('MTTR watch', () => components.mttr.close());
       if (config.REMEDIATION_MODE === 'dry-run')
         logger.warn('remediation is in dry-run mode: actions are logged, not done');
       if (config.REMEDIATION_MODE !== 'off' && config.REMEDIATION_NAMESPACES === '')

@@ -246,7 +246,30 @@ export const relayConfigSchema = Type.Object({
   MTTR_SAMPLES_KEPT: Type.Integer({
     minimum: 10,
     default: 1_000,
-    description: 'Resolutions kept per alert name for the GET /mttr percentiles.',
+    description: 'Repaired incidents kept for the GET /mttr percentiles.',
+  }),
+  MTTR_POLL_INTERVAL_MS: Type.Integer({
+    minimum: 50,
+    default: 5_000,
+    description:
+      'While an incident is open, how often the workload is looked at (Deployment or Rollout status, its pods’ restart counts).',
+  }),
+  MTTR_STABLE_S: Type.Integer({
+    minimum: 0,
+    default: 120,
+    description:
+      'A workload counts as repaired once all its replicas are ready and none of its containers restarted for this long; the repair time is the start of that stretch.',
+  }),
+  MTTR_WATCH_MAX_S: Type.Integer({
+    minimum: 1,
+    default: 21_600,
+    description: 'Stop watching an incident after this long and count it unrecovered.',
+  }),
+  MTTR_WINDOW_S: Type.Integer({
+    minimum: 60,
+    default: 604_800,
+    description:
+      'The P50/P90 of GET /mttr and workload_mttr_window_seconds cover incidents repaired within this window.',
   }),
   ...notifyPolicyProperties,
   ...channelProperties,

@@ -128,19 +128,27 @@ export function createRelayComponents(options: {
       bulkheadQueue: 100,
     },
   });
+  const kubernetes = new KubernetesApi({
+    baseUrl: options.kubernetesUrl,
+    tokenPath: config.KUBERNETES_TOKEN_PATH,
+    timeoutMs: config.KUBERNETES_TIMEOUT_MS,
+  });
+  const mttr = new MttrTracker({
+    kubernetes,
+    logger,
+    settings: {
+      pollIntervalMs: config.MTTR_POLL_INTERVAL_MS,
+      stableMs: config.MTTR_STABLE_S * 1000,
+      watchMaxMs: config.MTTR_WATCH_MAX_S * 1000,
+      windowMs: config.MTTR_WINDOW_S * 1000,
+      samplesKept: config.MTTR_SAMPLES_KEPT,
+    },
+  });
   const remediator = new Remediator({
-    kubernetes: new KubernetesApi({
-      baseUrl: options.kubernetesUrl,
-      tokenPath: config.KUBERNETES_TOKEN_PATH,
-      timeoutMs: config.KUBERNETES_TIMEOUT_MS,
-    }),
+    kubernetes,
     logger,
     settings: () => remediationSettings(options.current()),
+    onWorkloadAlert: (workload, alert) => mttr.open(workload, alert),
   });
-  return {
-    dispatcher,
-    remediator,
-    mttr: new MttrTracker({ samplesKept: config.MTTR_SAMPLES_KEPT }),
-    webhookToken,
-  };
+  return { dispatcher, remediator, mttr, webhookToken };
 }

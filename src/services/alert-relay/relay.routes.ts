@@ -75,7 +75,8 @@ export const relayRoutes: FastifyPluginAsyncTypebox<RelayRoutesOptions> = async 
         options.dispatcher.deliver(payload, [...new Set(channels)]),
         options.remediator.handle(payload.alerts),
       ]);
-      const mttr_recorded = options.mttr.record(payload.alerts);
+      // Resolved notices make the incidents of their pods look at the cluster now (recorded if repaired).
+      const mttr_recorded = await options.mttr.resolved(payload.alerts);
       if (delivery.failed) {
         // 503 makes Alertmanager send the notification again; what was delivered is not sent twice.
         throw new DependencyError('notification channel', {

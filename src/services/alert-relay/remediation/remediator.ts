@@ -71,6 +71,8 @@ export interface RemediatorOptions {
   logger: Logger;
   /** Read for every alert, so reloaded settings (dry-run on/off, budget) apply at once. */
   settings: () => RemediationSettings;
+  /** A firing alert traced to its workload (whatever is then done or refused): where an incident starts. */
+  onWorkloadAlert?: (workload: WorkloadRef, alert: WebhookAlert) => void;
   now?: () => number;
 }
 
@@ -196,6 +198,7 @@ export class Remediator {
           fingerprint,
         });
       } else {
+        this.#options.onWorkloadAlert?.(workload, alert);
         add(await this.#scaleUp(workload, settings, fingerprint));
       }
     } catch (error) {
