@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { REPO_ROOT } from '../support/kubernetes-manifests.ts';
+import { needs } from '../support/requirements.ts';
+
+// npm run ci:rehearse against a tiny pipeline (test/fixtures/rehearsal/gitlab-ci.yml): a job passes on what the
+// clean image has or what it installs itself, and a job that calls a tool it never installs fails.
+
+function rehearse(args: string[]): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolveRun) => {
+    const child = spawn(process.execPath, [join(REPO_ROOT, 'scripts/ci/rehearse.ts'), ...args], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk;
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      output += chunk;
+    });
+    child.once('close', (code) => resolveRun({ code, output }));
+  });
+}
+
+describe('pipeline rehearsal', { skip: needs('docker') }, () => {
+  it('fails the job that calls a tool it does not install, and only that job', async () => {
+    const { code, output } = await rehearse([
+      '--pipeline',
+      'gitlab',
+      '--file',
+      'test/fixtures/rehearsal/gitlab-ci.yml',
+    ]);
+    assert.equal(code, 1, output);
+    assert.match(output, /gitlab calls-node \.\.\. pass/);
+    assert.match(output, /gitlab installs-what-it-calls \.\.\. pass/);
+    assert.match(output, /gitlab calls-what-it-never-installs \.\.\. FAIL/);
+    assert.match(output, /exit 127 .* promtool --version/);
+    assert.match(output, /2\/3 jobs passed/);
+  });
+
+  it('--job runs one job', async () => {
+    const { code, output } = await rehearse([
+      '--pipeline',
+      'gitlab',
+      '--file',
+      'test/fixtures/rehearsal/gitlab-ci.yml',
+      '--job',
+      'calls-node',
+    ]);
+    assert.equal(code, 0, output);
+    assert.match(output, /1\/1 jobs passed/);
+  });
+});
