@@ -26,7 +26,7 @@ function collectorConfig(objects: K8sObject[], deployment: K8sObject): Collector
   const mount = spec.containers[0].volumeMounts.find((m: { name: string }) => m.name === configVolume.name);
   const [, path] = /--config=(.+)$/.exec(spec.containers[0].args.join(' ')) ?? [];
   assert.ok(path?.startsWith(`${mount.mountPath}/`), `--config ${path} is not in the mounted ConfigMap`);
-  const text = configMap.data[path.slice(mount.mountPath.length + 1)];
+  const text = configMap.data[path!.slice(mount.mountPath.length + 1)];
   assert.ok(text, `ConfigMap ${configMap.metadata.name} has no ${path}`);
   return parse(text) as CollectorConfig;
 }
@@ -93,9 +93,12 @@ describe('tracing in every environment (OpenTelemetry Collector)', { skip }, () 
         const port = service.spec.ports.find((p: { port: number }) => p.port === Number(endpoint.port));
         assert.ok(port, `the Service has no port ${endpoint.port}`);
         assert.equal(config.data.OTEL_TRACES_SAMPLER_ARG, SAMPLING[environment]);
-        const ratio = tracingConfigProperties.OTEL_TRACES_SAMPLER_ARG;
+        const ratio = tracingConfigProperties.OTEL_TRACES_SAMPLER_ARG as {
+          minimum?: number;
+          maximum?: number;
+        };
         const value = Number(config.data.OTEL_TRACES_SAMPLER_ARG);
-        assert.ok(value >= ratio.minimum && value <= ratio.maximum);
+        assert.ok(value >= (ratio.minimum ?? 0) && value <= (ratio.maximum ?? 1));
       });
     });
   }

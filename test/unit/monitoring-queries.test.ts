@@ -74,7 +74,9 @@ test('findSharedQueries recognises verbatim copies and leaves an edited copy beh
   const found = findSharedQueries(copy, [selector]);
   assert.deepEqual(found.uses, [{ name: 'p99_latency_seconds', selector, window: '5m' }]);
   assert.equal(found.rest, '(<p99_latency_seconds>) > 0.8');
-  const edited = findSharedQueries(copy.replace('sum by (namespace, le)', 'sum by (namespace, le, route)'), [selector]);
+  const edited = findSharedQueries(copy.replace('sum by (namespace, le)', 'sum by (namespace, le, route)'), [
+    selector,
+  ]);
   assert.deepEqual(edited.uses, []);
   assert.match(edited.rest, /http_request_duration_seconds_bucket/);
 });

@@ -147,7 +147,12 @@ const rows: { title: string; panels: ReturnType<typeof panel>[] }[] = [
         title: 'Requests in flight',
         description: 'Requests being served right now, all instances.',
         unit: 'short',
-        targets: [{ expr: 'sum(http_requests_in_flight{service="$service",namespace="$namespace"})', legendFormat: 'in flight' }],
+        targets: [
+          {
+            expr: 'sum(http_requests_in_flight{service="$service",namespace="$namespace"})',
+            legendFormat: 'in flight',
+          },
+        ],
       }),
       panel({
         title: 'Requests by route and status',
@@ -332,7 +337,10 @@ const rows: { title: string; panels: ReturnType<typeof panel>[] }[] = [
           'Connections in use, idle and callers waiting for one; waiting above 0 means the pool is the bottleneck.',
         unit: 'short',
         targets: [
-          { expr: 'sum by (state) (db_pool_connections{service="$service",namespace="$namespace"})', legendFormat: '{{state}}' },
+          {
+            expr: 'sum by (state) (db_pool_connections{service="$service",namespace="$namespace"})',
+            legendFormat: '{{state}}',
+          },
         ],
       }),
       panel({
