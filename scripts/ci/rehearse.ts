@@ -3,7 +3,7 @@
 // whether it passed and how long it took.
 //
 //   npm run ci:rehearse [-- --pipeline gitlab|github|jenkins] [--job NAME] [--file PATH] [--deploy-env dev]
-//                         [--app-version TAG] [--keep]
+//                         [--app-version TAG] [--keep] [--summary reports/rehearsal.json]
 //
 // Containers come from scripts/ci/rehearsal-image.sh: a Debian bookworm root filesystem from the Debian mirror
 // with Node 24 and npm (the stand-in for node:24.21.0-bookworm-slim) and, for GitHub jobs without a container,
@@ -254,6 +254,7 @@ async function main(): Promise<void> {
       'app-version': { type: 'string' },
       'timeout-minutes': { type: 'string', default: '60' },
       keep: { type: 'boolean', default: false },
+      summary: { type: 'string', default: join(REPO_ROOT, 'reports', 'rehearsal.json') },
     },
   });
   const pipelines = (values.pipeline ?? ['gitlab', 'github', 'jenkins']) as PipelineName[];
@@ -336,7 +337,7 @@ async function main(): Promise<void> {
   } finally {
     mirror.server.close();
   }
-  const summary = join(REPO_ROOT, 'reports', 'rehearsal.json');
+  const summary = resolve(values.summary);
   mkdirSync(dirname(summary), { recursive: true });
   writeFileSync(
     summary,

@@ -1,16 +1,23 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { REPO_ROOT } from '../support/kubernetes-manifests.ts';
 import { needs } from '../support/requirements.ts';
 
 // npm run ci:rehearse against a tiny pipeline (test/fixtures/rehearsal/gitlab-ci.yml): a job passes on what the
 // clean image has or what it installs itself, and a job that calls a tool it never installs fails.
 
+const work = mkdtempSync(join(tmpdir(), 'rehearsal-test-'));
+after(() => rmSync(work, { recursive: true, force: true }));
+const summary = join(work, 'summary.json');
+
 function rehearse(args: string[]): Promise<{ code: number | null; output: string }> {
   return new Promise((resolveRun) => {
-    const child = spawn(process.execPath, [join(REPO_ROOT, 'scripts/ci/rehearse.ts'), ...args], {
+    const script = join(REPO_ROOT, 'scripts/ci/rehearse.ts');
+    const child = spawn(process.execPath, [script, '--summary', summary, ...args], {
       cwd: REPO_ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -39,6 +46,17 @@ describe('pipeline rehearsal', { skip: needs('docker') }, () => {
     assert.match(output, /gitlab calls-what-it-never-installs \.\.\. FAIL/);
     assert.match(output, /exit 127 .* promtool --version/);
     assert.match(output, /2\/3 jobs passed/);
+    const results = (
+      JSON.parse(readFileSync(summary, 'utf8')) as { results: { job: string; passed: boolean }[] }
+    ).results;
+    assert.deepEqual(
+      results.map((result) => [result.job, result.passed]),
+      [
+        ['calls-node', true],
+        ['installs-what-it-calls', true],
+        ['calls-what-it-never-installs', false],
+      ],
+    );
   });
 
   it('--job runs one job', async () => {
