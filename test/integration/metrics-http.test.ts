@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { pollUntil } from '../../scripts/lib/poll-until.ts';
 import { DependencyError } from '../../src/platform/errors/app-error.ts';
 import { HealthRegistry } from '../../src/platform/health/health-registry.ts';
 import { createHttpServer } from '../../src/platform/http/create-http-server.ts';
@@ -161,12 +162,13 @@ describe('HTTP metrics of the users app (PGlite, real HTTP)', () => {
     faults.FAULT_SLOW_RATIO = 1;
     try {
       // The two slow requests plus the scrape itself; bounded wait until both have arrived.
-      const deadline = Date.now() + 2_000;
-      let inFlight = 0;
-      while (Date.now() < deadline) {
-        inFlight = sumOf(await scrape(app.url), 'http_requests_in_flight');
-        if (inFlight >= 3) break;
-      }
+      const inFlight = await pollUntil(
+        async () => {
+          const now = sumOf(await scrape(app.url), 'http_requests_in_flight');
+          return now >= 3 ? now : undefined;
+        },
+        { what: 'both slow requests in flight', timeoutMs: 2_000, intervalMs: 10 },
+      );
       assert.equal(inFlight, 3);
     } finally {
       faults.FAULT_SLOW_RATIO = 0;
@@ -240,13 +242,15 @@ describe('Load shedding in the error metrics', () => {
       const before = sumOf(await scrape(url), 'app_errors_total', { kind: 'dependency' });
       // The heap is sampled about once a second: the limit bites from the first sample on.
       let shed = 0;
-      const deadline = Date.now() + 5_000;
-      while (shed < 3 && Date.now() < deadline) {
-        const response = await fetch(`${url}/work`);
-        await response.arrayBuffer();
-        if (response.status === 503) shed += 1;
-        else await new Promise((resolve) => setTimeout(resolve, 50));
-      }
+      await pollUntil(
+        async () => {
+          const response = await fetch(`${url}/work`);
+          await response.arrayBuffer();
+          if (response.status === 503) shed += 1;
+          return shed >= 3;
+        },
+        { what: 'three requests shed', timeoutMs: 5_000, intervalMs: 50 },
+      );
       assert.equal(shed, 3);
       const samples = await scrape(url);
       assert.equal(sumOf(samples, 'app_errors_total', { kind: 'dependency' }) - before, 3);

@@ -1,3 +1,4 @@
+import { on } from 'node:events';
 import { Writable } from 'node:stream';
 
 export type LogLine = Record<string, unknown> & { level: string; message: string; timestamp: string };
@@ -21,7 +22,9 @@ export class LogCapture extends Writable {
       this.#buffer = this.#buffer.slice(newline + 1);
       if (line.trim() !== '') {
         this.raw.push(line);
-        this.lines.push(JSON.parse(line) as LogLine);
+        const parsed = JSON.parse(line) as LogLine;
+        this.lines.push(parsed);
+        this.emit('line', parsed);
       }
       newline = this.#buffer.indexOf('\n');
     }
@@ -29,5 +32,19 @@ export class LogCapture extends Writable {
 
   find(predicate: (line: LogLine) => boolean): LogLine | undefined {
     return this.lines.find(predicate);
+  }
+
+  /** The first matching line, already written or still to come; rejects once `signal` aborts. */
+  async waitForLine(predicate: (line: LogLine) => boolean, signal: AbortSignal): Promise<LogLine> {
+    const seen = this.find(predicate);
+    if (seen) return seen;
+    try {
+      for await (const [line] of on(this, 'line', { signal })) {
+        if (predicate(line as LogLine)) return line as LogLine;
+      }
+    } catch (error) {
+      throw new Error(`no matching log line: ${String(signal.reason ?? error)}`, { cause: error });
+    }
+    throw new Error('no matching log line: the capture ended');
   }
 }

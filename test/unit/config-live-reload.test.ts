@@ -54,16 +54,6 @@ async function kubeletWrite(dir: string, generation: number, files: Record<strin
   }
 }
 
-async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 5_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = probe();
-    if (value !== undefined && value !== false) return value;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 describe('live configuration store', () => {
   let dir: string;
   let logs: LogCapture;
@@ -95,6 +85,15 @@ describe('live configuration store', () => {
     return store;
   };
 
+  /** The store's "configuration reloaded" line that changes `key`, awaited as it is written. */
+  const reloadOf = (key: string) =>
+    logs.waitForLine(
+      (line) =>
+        line.message.startsWith('configuration reloaded') &&
+        Object.hasOwn((line.changed as object | undefined) ?? {}, key),
+      AbortSignal.timeout(5_000),
+    );
+
   it('orders the layers: defaults < .env < mounted files < environment', async () => {
     await writeFile(join(dir, '.env'), 'PORT=1000\nLOG_LEVEL=warn\nSLOW_REQUEST_MS=5\n');
     await kubeletWrite(join(dir, 'mounted'), 1, { LOG_LEVEL: 'error\n', SLOW_REQUEST_MS: '7' });
@@ -115,7 +114,8 @@ describe('live configuration store', () => {
     config.subscribe(['RATE_LIMIT_MAX'], (_values, keys) => calls.push({ who: 'rate', keys }));
     config.watch();
     await kubeletWrite(join(dir, 'mounted'), 2, { LOG_LEVEL: 'debug', RATE_LIMIT_MAX: '20' });
-    await until('the swap to apply', () => config.values.RATE_LIMIT_MAX === 20);
+    await reloadOf('RATE_LIMIT_MAX');
+    assert.equal(config.values.RATE_LIMIT_MAX, 20);
     assert.equal(config.values.LOG_LEVEL, 'debug');
     assert.deepEqual(
       calls.sort((a, b) => a.who.localeCompare(b.who)),
@@ -184,7 +184,8 @@ describe('live configuration store', () => {
     // Vault Agent and Kubernetes replace the file rather than editing it.
     await writeFile(join(secrets, 'db-password.tmp'), 'second-s3cret\n');
     await rename(join(secrets, 'db-password.tmp'), join(secrets, 'db-password'));
-    await until('the rotated secret', () => config.values.DB_PASSWORD === 'second-s3cret');
+    await reloadOf('DB_PASSWORD');
+    assert.equal(config.values.DB_PASSWORD, 'second-s3cret');
     const reloaded = logs.find((line) => line.message.startsWith('configuration reloaded'));
     assert.ok(reloaded);
     assert.equal(
