@@ -10,7 +10,14 @@ const addFormats = addFormatsModule as unknown as typeof addFormatsModule.defaul
  * unknown fields. Query strings and path parameters arrive as text, so they alone are coerced.
  */
 export function installStrictValidation(app: FastifyInstance): void {
-  const common = { removeAdditional: false, useDefaults: true, strict: false } as const;
+  // validateSchema off: checking each route schema against the JSON Schema meta-schema compiles that meta-schema
+  // in both instances, 70 ms of CPU at start-up (0.35 s at the pod's 0.2 CPU); the schemas are TypeBox-built.
+  const common = {
+    removeAdditional: false,
+    useDefaults: true,
+    strict: false,
+    validateSchema: false,
+  } as const;
   const body = addFormats(new Ajv({ ...common, coerceTypes: false, allErrors: true }));
   const text = addFormats(new Ajv({ ...common, coerceTypes: 'array', allErrors: false }));
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? body : text).compile(schema));

@@ -1,5 +1,3 @@
-import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -60,6 +58,11 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   app.addSchema(UserSchema);
 
   if (deps.docsEnabled) {
+    // Loaded only when served: with docs off (production) start-up neither loads nor compiles them.
+    const [{ default: swagger }, { default: swaggerUi }] = await Promise.all([
+      import('@fastify/swagger'),
+      import('@fastify/swagger-ui'),
+    ]);
     await app.register(swagger, {
       openapi: {
         openapi: '3.1.0',
