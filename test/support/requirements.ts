@@ -17,6 +17,11 @@ function answers(command: string, args: string[]): boolean {
 
 /** Everything a suite may need beyond Node, how to tell it is there, and how to get it. */
 const REQUIREMENTS = {
+  bash: {
+    available: () =>
+      ['bash', 'dirname', 'mktemp', 'rm', 'cat'].every((tool) => findBinary(tool) !== undefined),
+    howTo: 'bash and coreutils (dirname, mktemp, rm, cat) on PATH to run the shell scripts',
+  },
   postgres: {
     available: () => process.env.TEST_DATABASE_URL !== undefined,
     howTo: 'a PostgreSQL server: run `eval "$(scripts/servers/postgres.sh start)"` to set TEST_DATABASE_URL',

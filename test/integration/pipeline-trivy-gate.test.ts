@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { evaluateGate } from '../../scripts/docker/trivy-gate.ts';
 import { REPO_ROOT } from '../support/kubernetes-manifests.ts';
-import { findBinary } from '../support/requirements.ts';
+import { findBinary, needs } from '../support/requirements.ts';
 
 // scripts/docker/scan.sh against a fake `trivy` on PATH: what it is asked, and what the gate decides.
 
@@ -67,7 +67,7 @@ function ignoreFile(
   return file;
 }
 
-describe('Trivy gate (scripts/docker/scan.sh)', () => {
+describe('Trivy gate (scripts/docker/scan.sh)', { skip: needs('bash') }, () => {
   it('TRIVY_REQUIRED=1 (and by default): a missing trivy fails', () => {
     const { path } = pathWith();
     for (const env of [{ TRIVY_REQUIRED: '1' }, {}] as Record<string, string>[]) {
