@@ -84,6 +84,13 @@ async function kubectlMirror(directory: string): Promise<{ url: string; server: 
   return { url: `http://127.0.0.1:${port}`, server };
 }
 
+/**
+ * Stand-ins that change what the repo's scripts do. Test steps run without them, so the suites see the
+ * environment they see in CI (a suite that runs the deploy script must not find it in rehearsal mode).
+ */
+export const WITHHELD_FROM_TESTS = ['REHEARSAL', 'TRIVY_REQUIRED'];
+const isTestStep = (script: string) => /\bnpm\s+(?:run\s+)?test\b/.test(script);
+
 /** The job's steps as one bash driver that records each step's start and end in RESULTS. */
 export function driverScript(
   job: Job,
@@ -101,8 +108,12 @@ export function driverScript(
   if (job.pipeline === 'gitlab') {
     // GitLab runs the script lines in one shell: exports carry over, the first failure ends the job.
     out.push('set -eo pipefail', "trap 'mark end $?' EXIT");
-    for (const [index, step] of job.steps.entries())
-      out.push(`mark start ${index}`, step.script, `mark done ${index}:0`);
+    for (const [index, step] of job.steps.entries()) {
+      const line = isTestStep(step.script)
+        ? `(unset ${WITHHELD_FROM_TESTS.join(' ')}\n${step.script}\n)`
+        : step.script;
+      out.push(`mark start ${index}`, line, `mark done ${index}:0`);
+    }
     return `${out.join('\n')}\n`;
   }
   out.push(
@@ -114,6 +125,7 @@ export function driverScript(
     const file = `/tmp/rehearsal-step-${index}.sh`;
     const command = step.shell === 'sh' ? `sh -xe ${file}` : `bash --noprofile --norc -e ${file}`;
     const exports = Object.entries(step.env).map(([key, value]) => `export ${key}=${shellQuote(value)}; `);
+    if (isTestStep(step.script)) exports.unshift(`unset ${WITHHELD_FROM_TESTS.join(' ')}; `);
     out.push(
       `cat >${file} <<'REHEARSAL_STEP_${index}'\n${step.script}\nREHEARSAL_STEP_${index}`,
       `if [ "$failed" = 0 ]${step.always ? ' || true' : ''}; then`,

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { evaluate, interpolate } from '../../scripts/ci/rehearsal/github-expressions.ts';
 import { githubJobs, gitlabJobs, jenkinsJob, type Release } from '../../scripts/ci/rehearsal/pipelines.ts';
+import { driverScript } from '../../scripts/ci/rehearse.ts';
 import { REPO_ROOT } from '../support/kubernetes-manifests.ts';
 
 // How the rehearsal reads the three pipelines: the jobs, their order and their own steps.
@@ -77,5 +78,28 @@ describe('pipelines as rehearsal jobs', () => {
     const trivy = job.steps.find((step) => step.script === 'npm run image:scan')!;
     assert.equal(trivy.env.TRIVY_REQUIRED, '1');
     assert.ok(job.steps.at(-1)!.always);
+  });
+});
+
+describe('rehearsal driver', () => {
+  it('test steps run without the stand-ins that switch scripts into rehearsal mode', () => {
+    const env = { REHEARSAL: '1', TRIVY_REQUIRED: '0' };
+    const unit = gitlabJobs(read('.gitlab-ci.yml'), release).find((candidate) => candidate.name === 'unit')!;
+    assert.match(
+      driverScript(unit, '/w', '/r', env),
+      /\(unset REHEARSAL TRIVY_REQUIRED\nnpm run test:unit\n\)/,
+    );
+
+    const jenkins = jenkinsJob(read('Jenkinsfile'), release);
+    const driver = driverScript(jenkins, '/w', '/r', env);
+    const stepRuns = (script: string) => {
+      const index = jenkins.steps.findIndex((step) => step.script === script);
+      assert.ok(index >= 0, script);
+      return new RegExp(
+        `\\((unset REHEARSAL TRIVY_REQUIRED; )?sh -xe /tmp/rehearsal-step-${index}\\.sh\\)`,
+      ).exec(driver)!;
+    };
+    assert.ok(stepRuns('npm run test:unit')[1], 'unit step withholds the stand-ins');
+    assert.equal(stepRuns('npm run image:push')[1], undefined, 'push keeps REHEARSAL');
   });
 });
