@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { cpus } from 'node:os';
+import { findBinary } from '../../scripts/lib/find-binary.ts';
 
 /** What the machine offers the benchmark; probed once by the driver, never at import. */
 export interface BenchEnvironment {
@@ -12,24 +13,15 @@ export interface BenchEnvironment {
   docker: boolean;
 }
 
-export function onPath(binary: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${binary}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 export function probeEnvironment(): BenchEnvironment {
-  const pinning = onPath('taskset') && cpus().length >= 2;
+  const pinning = findBinary('taskset') !== undefined && cpus().length >= 2;
   return {
     pinning,
     serverCpu: pinning ? 1 : undefined,
     loadCpu: pinning ? 0 : undefined,
-    wrk: onPath('wrk'),
-    go: onPath('go'),
-    docker: onPath('docker'),
+    wrk: findBinary('wrk') !== undefined,
+    go: findBinary('go') !== undefined,
+    docker: findBinary('docker') !== undefined,
   };
 }
 

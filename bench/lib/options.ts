@@ -38,7 +38,7 @@ export const USAGE = `npm run bench -- [options]
   --pod               pod mode only: every contender under the Deployment's CPU/memory limits and NODE_OPTIONS
   --unconstrained     the unconstrained rounds only
   --soak              pod mode's saturation soak lasts 5 minutes (default 60 s)
-  --quick             short everything (1 round of 3 s, 8 s cold / 6 s warm pod runs, 10 s soak): for development
+  --quick             short everything (1 round of 3 s, 5 s cold and warm pod runs, 10 s soak): for development
   --duration S        measured seconds per unconstrained run (default 8)
   --warmup S          warm-up seconds before each measured run (default 2)
   --rounds N          interleaved rounds; figures are medians over rounds (default 2)
@@ -115,8 +115,8 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     rounds: Math.max(1, positive(values.rounds, quick ? 1 : 2, 'rounds')),
     connections: Math.max(1, positive(values.connections, 50, 'connections')),
     constantRateS: positive(values['constant-rate'], quick ? 3 : 8, 'constant-rate'),
-    podColdS: quick ? 8 : 30,
-    podWarmS: quick ? 6 : 20,
+    podColdS: quick ? 5 : 30,
+    podWarmS: quick ? 5 : 20,
     soakS: values.soak ? 300 : quick ? 10 : 60,
     scenarios: list(values.only, SCENARIOS, 'scenario'),
     storages: list(values.storage, STORAGES, 'storage'),

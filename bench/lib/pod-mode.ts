@@ -23,6 +23,8 @@ export interface PodPlan {
   dockerImage?: string;
   dockerMounts: readonly string[];
   track: (server: Started) => () => void;
+  /** Registers the group's removal for an interrupted run. */
+  onClose: (cleanup: () => Promise<void>) => () => void;
   log: (line: string) => void;
 }
 
@@ -65,6 +67,7 @@ async function inPod<T>(
     ...(plan.dockerImage ? { dockerImage: plan.dockerImage } : {}),
     dockerMounts: plan.dockerMounts,
   });
+  const forget = plan.onClose(group.remove);
   try {
     const server = await c.start(await c.freshStorage(0), { group, nodeOptions: plan.limits.nodeOptions });
     const untrack = plan.track(server);
@@ -78,6 +81,7 @@ async function inPod<T>(
     }
   } finally {
     await group.remove();
+    forget();
   }
 }
 
@@ -98,6 +102,7 @@ function loadSettings(plan: PodPlan, url: string, durationS: number) {
 export async function runPodMode(plan: PodPlan): Promise<PodOutcome> {
   const outcome: PodOutcome = { mechanism: '', rows: [], soak: null, notes: [] };
   for (const c of plan.contenders) {
+    const began = performance.now();
     const scenario = c.scenarios[0]!;
     const spec = async (server: Started, phase: string): Promise<LoadSpec> => ({
       scenario,
@@ -155,11 +160,12 @@ export async function runPodMode(plan: PodPlan): Promise<PodOutcome> {
         `pod ${scenario.padEnd(9)} ${c.label.padEnd(28)} ready ${Math.round(row.ready_ms)} ms; ` +
           `cold ${row.cold.req_per_s} req/s P99 ${row.cold.p99_ms} ms; warm ${row.warm.req_per_s} req/s P99 ${row.warm.p99_ms} ms; ` +
           `peak ${row.peak_memory_mb ?? 'n/a'} MiB, OOM ${row.oom_kills ?? 'n/a'}, 5xx ${row.cold.status_5xx + row.warm.status_5xx}, ` +
-          `503 after ready ${row.post_503_after_ready}`,
+          `503 after ready ${row.post_503_after_ready} (${Math.round((performance.now() - began) / 1000)} s)`,
       );
       if (cold.exited || warm.exited) outcome.notes.push(`pod ${c.label}: the process ended during its run`);
     } catch (error) {
-      const why = `pod ${c.label}: ${(error as Error).message.split('\n')[0]?.slice(0, 300)}`;
+      const stderr = (error as { stderr?: string }).stderr?.trim().split('\n').at(-1) ?? '';
+      const why = `pod ${c.label}: ${(error as Error).message.split('\n')[0]?.slice(0, 300)}${stderr ? ` (${stderr.slice(0, 200)})` : ''}`;
       plan.log(why);
       outcome.notes.push(why);
     }

@@ -1,13 +1,24 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** A CPU-limited server may shed load (503) just after it turns ready; seeding waits that out, this long at most. */
+const SHED_WAIT_MS = 10_000;
+
 /** Creates users through the contender's own POST /users and returns their ids, for the GET-by-id scenario. */
 export async function seedUsers(url: string, count: number, tag: string): Promise<string[]> {
   const ids: string[] = [];
+  const deadline = performance.now() + SHED_WAIT_MS;
   for (let i = 0; i < count; i++) {
     const response = await fetch(`${url}/users`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ name: `Seed User ${i}`, email: `seed-${tag}-${i}@bench.example` }),
     });
-    const body = (await response.json()) as { id?: string };
+    const body = (await response.json().catch(() => ({}))) as { id?: string };
+    if (response.status === 503 && performance.now() < deadline) {
+      i -= 1;
+      await sleep(50);
+      continue;
+    }
     if (response.status !== 201 || !body.id) throw new Error(`seeding ${url} failed: ${response.status}`);
     ids.push(body.id);
   }

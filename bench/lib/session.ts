@@ -7,7 +7,7 @@ import type { Started } from './processes.ts';
 
 /**
  * What one benchmark run holds open: a work directory, the OTLP sink, its databases and every server still
- * running. close() releases all of it, also on Ctrl-C.
+ * running. close() releases all of it, also on Ctrl-C or SIGTERM.
  */
 export interface Session {
   work: string;
@@ -15,6 +15,8 @@ export interface Session {
   /** Registers a running server; the returned function forgets it once stopped. */
   track: (server: Started) => () => void;
   adoptDatabase: (database: BenchDatabase) => void;
+  /** Runs at close, after the servers have stopped (e.g. removing a cgroup). */
+  onClose: (cleanup: () => Promise<void>) => () => void;
   close: () => Promise<void>;
 }
 
@@ -23,18 +25,22 @@ export async function openSession(): Promise<Session> {
   const sink = await startOtlpSink();
   const servers = new Set<Started>();
   const databases: BenchDatabase[] = [];
+  const cleanups = new Set<() => Promise<void>>();
   let closed = false;
   const close = async () => {
     if (closed) return;
     closed = true;
     process.off('SIGINT', interrupt);
+    process.off('SIGTERM', interrupt);
     await Promise.allSettled([...servers].map((s) => s.stop()));
+    await Promise.allSettled([...cleanups].map((cleanup) => cleanup()));
     await sink.close();
     await Promise.allSettled(databases.map((d) => d.drop()));
     await rm(work, { recursive: true, force: true });
   };
   const interrupt = () => void close().then(() => process.exit(130));
   process.once('SIGINT', interrupt);
+  process.once('SIGTERM', interrupt);
   return {
     work,
     sink,
@@ -43,6 +49,10 @@ export async function openSession(): Promise<Session> {
       return () => servers.delete(server);
     },
     adoptDatabase: (database) => databases.push(database),
+    onClose: (cleanup) => {
+      cleanups.add(cleanup);
+      return () => cleanups.delete(cleanup);
+    },
     close,
   };
 }
