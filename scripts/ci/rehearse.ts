@@ -148,6 +148,7 @@ export function parseResults(job: Job, text: string, exitCode: number): StepResu
   const started = new Map<number, number>();
   const finished = new Map<number, { code: number; time: number }>();
   let endCode: number | undefined;
+  let endTime: number | undefined;
   for (const line of text.trim().split('\n')) {
     const [kind, what = '', time = '0'] = line.split(' ');
     if (kind === 'start') started.set(Number(what), Number(time));
@@ -155,12 +156,15 @@ export function parseResults(job: Job, text: string, exitCode: number): StepResu
       const [index, code] = what.split(':').map(Number);
       finished.set(index!, { code: code!, time: Number(time) });
     }
-    if (kind === 'end') endCode = Number(what);
+    if (kind === 'end') {
+      endCode = Number(what);
+      endTime = Number(time);
+    }
   }
   const results: StepResult[] = [];
   for (const [index, startedAt] of started) {
     const step = job.steps[index]!;
-    const end = finished.get(index) ?? { code: endCode || exitCode || 1, time: startedAt };
+    const end = finished.get(index) ?? { code: endCode || exitCode || 1, time: endTime ?? startedAt };
     results.push({
       name: step.name,
       ...(step.group ? { group: step.group } : {}),
