@@ -2,6 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { pollUntil } from '../../scripts/lib/poll-until.ts';
 import { findBinary } from './requirements.ts';
 import { type ServerBinary, spawnServerBinary } from './spawn-server-binary.ts';
 
@@ -162,14 +163,16 @@ export async function startPrometheus(options: PrometheusOptions = {}): Promise<
       return (await api<{ activeTargets: PrometheusTarget[] }>(`${url}/api/v1/targets`)).activeTargets;
     },
     async waitForTargetsUp(timeoutMs = 15_000) {
-      const deadline = Date.now() + timeoutMs;
       let last: PrometheusTarget[] = [];
-      while (Date.now() < deadline) {
-        last = await server.targets();
-        if (last.length > 0 && last.every((target) => target.health === 'up')) return;
-        await new Promise((resolve) => setTimeout(resolve, 200));
-      }
-      throw new Error(`targets not up within ${timeoutMs} ms: ${JSON.stringify(last)}`);
+      await pollUntil(
+        async () => {
+          last = await server.targets();
+          return last.length > 0 && last.every((target) => target.health === 'up');
+        },
+        { what: 'targets up', timeoutMs, intervalMs: 200 },
+      ).catch((error: Error) => {
+        throw new Error(`${error.message}: ${JSON.stringify(last)}`);
+      });
     },
     async reload(next) {
       await writeFile(configFile, renderConfig(next));

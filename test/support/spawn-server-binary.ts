@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { pollUntil } from '../../scripts/lib/poll-until.ts';
 import { freePort } from './server-instances.ts';
 
 /** A server binary listening on a free loopback port, answering its readiness endpoint. */
@@ -35,18 +36,26 @@ export async function spawnServerBinary(options: ServerBinaryOptions): Promise<S
     const child = spawn(options.binary, options.args(port), { stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout.on('data', (chunk: Buffer) => output.push(chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-    const exited = once(child, 'exit');
+    // Ends the readiness wait as soon as the process exits (or fails to spawn) instead of polling a dead port.
+    const ended = new AbortController();
+    const stopWaiting = () => ended.abort(new Error(`${options.name} exited`));
+    child.once('exit', stopWaiting);
+    child.once('error', stopWaiting);
     const url = `http://127.0.0.1:${port}`;
-    const deadline = Date.now() + options.readyTimeoutMs;
-    let ready = false;
-    while (!ready && Date.now() < deadline && child.exitCode === null) {
-      try {
-        ready = (
-          await fetch(`${url}${options.readyPath ?? '/-/ready'}`, { signal: AbortSignal.timeout(1_000) })
-        ).ok;
-      } catch {}
-      if (!ready) await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 100))]);
-    }
+    let notReady: Error | undefined;
+    const ready = await pollUntil(
+      async () =>
+        (await fetch(`${url}${options.readyPath ?? '/-/ready'}`, { signal: AbortSignal.timeout(1_000) })).ok,
+      {
+        what: `${options.name} ready`,
+        timeoutMs: options.readyTimeoutMs,
+        intervalMs: 100,
+        signal: ended.signal,
+      },
+    ).catch((error: Error) => {
+      notReady = error;
+      return false;
+    });
     if (ready) {
       return {
         port,
@@ -62,10 +71,11 @@ export async function spawnServerBinary(options: ServerBinaryOptions): Promise<S
         },
       };
     }
-    if (child.exitCode === null) {
+    if (!ended.signal.aborted) {
+      const exited = once(child, 'exit');
       child.kill('SIGKILL');
       await exited;
-      throw new Error(`${options.name} not ready within the timeout: ${output.join('')}`);
+      throw new Error(`${notReady?.message ?? `${options.name} not ready`}; output: ${output.join('')}`);
     }
   }
   throw new Error(`${options.name} did not start: ${output.join('')}`);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Etcd3 } from 'etcd3';
+import { pollUntil } from '../../scripts/lib/poll-until.ts';
 import { needs } from '../support/requirements.ts';
 import { type EtcdInstance, startEtcdInstance } from '../support/server-instances.ts';
 import { type RunningService, spawnService } from '../support/spawn-service.ts';
@@ -22,13 +23,11 @@ describe('etcd config centre stopped and restarted under a running service', { s
     await response.body?.cancel();
     return Number(response.headers.get('x-ratelimit-limit'));
   };
-  const waitFor = async (what: string, probe: () => Promise<boolean> | boolean, timeoutMs = 20_000) => {
+  /** Milliseconds until the service answers with this rate limit. */
+  const untilRateLimit = async (what: string, limit: number) => {
     const startedAt = performance.now();
-    while (performance.now() - startedAt < timeoutMs) {
-      if (await probe()) return performance.now() - startedAt;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    throw new Error(`timed out waiting for ${what}`);
+    await pollUntil(async () => (await rateLimit()) === limit, { what, timeoutMs: 20_000 });
+    return performance.now() - startedAt;
   };
 
   before(async () => {
@@ -55,7 +54,7 @@ describe('etcd config centre stopped and restarted under a running service', { s
   it('reads the centre at start and applies a watched change', async () => {
     assert.equal(await rateLimit(), 500);
     await put('RATE_LIMIT_MAX', '400');
-    const ms = await waitFor('the watched change', async () => (await rateLimit()) === 400);
+    const ms = await untilRateLimit('the watched change', 400);
     console.log(`etcd change applied after ${Math.round(ms)} ms`);
   });
 
@@ -81,7 +80,7 @@ describe('etcd config centre stopped and restarted under a running service', { s
     const resumeMs = performance.now() - restartedAt;
     const changedAt = performance.now();
     await put('RATE_LIMIT_MAX', '300');
-    await waitFor('the change after the restart', async () => (await rateLimit()) === 300);
+    await untilRateLimit('the change after the restart', 300);
     const applyMs = performance.now() - changedAt;
     console.log(
       `etcd restart took ${Math.round(startedMs)} ms; watch resumed ${Math.round(resumeMs)} ms after the restart began; a later change applied in ${Math.round(applyMs)} ms`,

@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, rename, rm, symlink, unlink, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { pollUntil } from '../../scripts/lib/poll-until.ts';
 import { type RunningService, spawnService } from '../support/spawn-service.ts';
 
 /** One ConfigMap generation, swapped in the way the kubelet does it. */
@@ -67,12 +68,14 @@ describe('a running service follows its mounted config directory', () => {
     );
     await change({ LOG_LEVEL: 'info' });
     // The reload line itself is still written at WARN level, so watch for the effect: requests logged again.
-    const deadline = Date.now() + 10_000;
-    while (!service.lines.slice(before).some((line) => line.message === 'request completed')) {
-      assert.ok(Date.now() < deadline, 'the level went back to info');
-      await get();
-      await new Promise((resolve) => setTimeout(resolve, 300));
-    }
+    await pollUntil(
+      async () => {
+        if (service.lines.slice(before).some((line) => line.message === 'request completed')) return true;
+        await get();
+        return false;
+      },
+      { what: 'the level went back to info', timeoutMs: 10_000, intervalMs: 300 },
+    );
   });
 
   it('keeps a restart-only key with a "restart required" WARN', async () => {

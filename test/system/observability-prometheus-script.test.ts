@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { promisify } from 'node:util';
+import { pollUntil } from '../../scripts/lib/poll-until.ts';
 import { needs } from '../support/requirements.ts';
 import { freePort } from '../support/server-instances.ts';
 
@@ -41,15 +42,15 @@ describe('scripts/servers/prometheus.sh', { skip: needs('prometheus') }, () => {
       [...names].join(),
     );
 
-    const deadline = Date.now() + 15_000;
-    let up: unknown[] = [];
-    while (Date.now() < deadline && up.length === 0) {
-      const body = (await (await fetch(`${url}/api/v1/query?query=up%3D%3D1`)).json()) as {
-        data: { result: unknown[] };
-      };
-      up = body.data.result;
-      if (up.length === 0) await new Promise((resolve) => setTimeout(resolve, 250));
-    }
+    const up = await pollUntil(
+      async () => {
+        const body = (await (await fetch(`${url}/api/v1/query?query=up%3D%3D1`)).json()) as {
+          data: { result: unknown[] };
+        };
+        return body.data.result.length > 0 && body.data.result;
+      },
+      { what: 'the target scraped', timeoutMs: 15_000, intervalMs: 250 },
+    );
     assert.equal(up.length, 1, 'the target was not scraped');
     assert.match((await script('status')).stdout, /running/);
 

@@ -6,6 +6,7 @@ import { parse } from 'yaml';
 import { DASHBOARD_FILE } from '../../deploy/monitoring/build.ts';
 import { dashboardTargets, resolveVariables } from '../../deploy/monitoring/grafana/dashboard.ts';
 import { renderQuery } from '../../deploy/monitoring/queries.ts';
+import { pollUntil } from '../../scripts/lib/poll-until.ts';
 import { type PrometheusServer, startPrometheus } from '../support/prometheus-server.ts';
 import { needs } from '../support/requirements.ts';
 import { RiskDouble } from '../support/risk-double.ts';
@@ -155,14 +156,16 @@ describe('shared queries and dashboard against a real Prometheus', { skip: needs
 
   /** Resolves once every target has a scrape later than `epochSeconds`. */
   const scrapedAfter = async (epochSeconds: number) => {
-    const deadline = Date.now() + 20_000;
-    while (Date.now() < deadline) {
-      const samples = await prometheus.query('min(timestamp(up))');
-      const count = await prometheus.query('count(up == 1)');
-      if (samples[0] && samples[0].value > epochSeconds && count[0]?.value === instances.length) return;
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-    throw new Error(`no scrape of every target after ${epochSeconds}: ${prometheus.log()}`);
+    await pollUntil(
+      async () => {
+        const samples = await prometheus.query('min(timestamp(up))');
+        const count = await prometheus.query('count(up == 1)');
+        return samples[0] && samples[0].value > epochSeconds && count[0]?.value === instances.length;
+      },
+      { what: `a scrape of every target after ${epochSeconds}`, timeoutMs: 20_000, intervalMs: 250 },
+    ).catch((error: Error) => {
+      throw new Error(`${error.message}: ${prometheus.log()}`);
+    });
   };
 
   before(async () => {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
+import { pollUntil } from '../../scripts/lib/poll-until.ts';
 import { needs } from '../support/requirements.ts';
 import { type PostgresInstance, startPostgresInstance } from '../support/server-instances.ts';
 import { type RunningService, spawnService } from '../support/spawn-service.ts';
@@ -94,17 +95,15 @@ describe('PostgreSQL stopped under write load', { skip: needs('postgres-binaries
     await postgres.start();
     const startedAt = performance.now();
     // Recovery: the first moment readiness and a write both succeed again.
-    let recoveredAt = Number.NaN;
-    const deadline = performance.now() + 30_000;
-    while (performance.now() < deadline) {
-      const ready = readiness.findLast((probe) => probe.status === 200 && probe.at > startedAt);
-      const wrote = outcomes.find((outcome) => outcome.status === 201 && outcome.at > startedAt);
-      if (ready && wrote) {
-        recoveredAt = Math.max(ready.at, wrote.at + wrote.ms);
-        break;
-      }
-      await sleep(50);
-    }
+    // Not recovered within 30 s: NaN, which the recovery assertion reports once the load has stopped.
+    const recoveredAt = await pollUntil(
+      () => {
+        const ready = readiness.findLast((probe) => probe.status === 200 && probe.at > startedAt);
+        const wrote = outcomes.find((outcome) => outcome.status === 201 && outcome.at > startedAt);
+        return ready && wrote ? Math.max(ready.at, wrote.at + wrote.ms) : undefined;
+      },
+      { what: 'readiness 200 and a 201 write after the restart', timeoutMs: 30_000 },
+    ).catch(() => Number.NaN);
     await sleep(500);
     running = false;
     await load;
@@ -187,16 +186,17 @@ describe('PostgreSQL stopped under write load', { skip: needs('postgres-binaries
           contentType: response.headers.get('content-type'),
         });
       });
-      const readiness = (async () => {
-        while (performance.now() - frozenAt < 2_500) {
+      // Probes for 2.5 s at most; without a 503 by then the assertion below says so.
+      const readiness = pollUntil(
+        async () => {
           const startedAt = performance.now();
           const response = await fetch(`${service.url}/readyz`);
           await response.body?.cancel();
           probes.push({ at: startedAt, ms: performance.now() - startedAt, status: response.status });
-          if (response.status === 503) break;
-          await sleep(100);
-        }
-      })();
+          return response.status === 503;
+        },
+        { what: 'readiness 503 on the frozen database', timeoutMs: 2_500, intervalMs: 100 },
+      ).catch(() => false);
       await Promise.all([...writes, readiness]);
     } finally {
       for (const pid of pids) process.kill(pid, 'SIGCONT');
@@ -212,12 +212,14 @@ describe('PostgreSQL stopped under write load', { skip: needs('postgres-binaries
     );
     assert.ok(slowest < 5_000, 'no request hangs past its timeouts');
     // Back to normal once the processes run again.
-    const deadline = Date.now() + 10_000;
-    let status = 0;
-    while (Date.now() < deadline && status !== 200) {
-      status = (await fetch(`${service.url}/readyz`)).status;
-      if (status !== 200) await sleep(100);
-    }
+    const status = await pollUntil(
+      async () => {
+        const response = await fetch(`${service.url}/readyz`);
+        await response.body?.cancel();
+        return response.status === 200 && response.status;
+      },
+      { what: 'readiness 200 after SIGCONT', timeoutMs: 10_000, intervalMs: 100 },
+    );
     assert.equal(status, 200);
   });
 
@@ -284,12 +286,14 @@ describe('PostgreSQL stopped under write load', { skip: needs('postgres-binaries
       await admin2.query(`select pg_terminate_backend(pid) from pg_stat_activity where usename = 'app'`);
       await admin2.end();
 
-      let status = 0;
-      const deadline = Date.now() + 10_000;
-      while (Date.now() < deadline && status !== 201) {
-        status = (await create(`after-rotation-${Date.now()}`)).status;
-        if (status !== 201) await sleep(200);
-      }
+      const status = await pollUntil(
+        async () => {
+          const response = await create(`after-rotation-${Date.now()}`);
+          await response.body?.cancel();
+          return response.status === 201 && response.status;
+        },
+        { what: 'a write on a new connection', timeoutMs: 10_000, intervalMs: 200 },
+      );
       assert.equal(status, 201, 'new connections authenticate with the rotated password');
       assert.equal(rotating.child.exitCode, null);
       const leaked = rotating.lines.some((line) => JSON.stringify(line).includes('-pw'));
@@ -311,7 +315,18 @@ async function postgresPids(dir: string): Promise<number[]> {
   return [postmaster, ...children.split('\n').filter(Boolean).map(Number)];
 }
 
+/** pg_reload_conf() only signals the postmaster; done once a new session has its later configuration load time. */
 async function reloadPostgres(url: string): Promise<void> {
+  const loadTime = async () => {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      return (await client.query<{ at: string }>('select pg_conf_load_time()::text as at')).rows[0]?.at;
+    } finally {
+      await client.end();
+    }
+  };
+  const before = await loadTime();
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
@@ -319,5 +334,8 @@ async function reloadPostgres(url: string): Promise<void> {
   } finally {
     await client.end();
   }
-  await sleep(300);
+  await pollUntil(async () => (await loadTime()) !== before, {
+    what: 'PostgreSQL configuration reloaded',
+    timeoutMs: 10_000,
+  });
 }

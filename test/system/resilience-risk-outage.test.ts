@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { pollUntil } from '../../scripts/lib/poll-until.ts';
 import { RiskDouble } from '../support/risk-double.ts';
 import { type RunningService, spawnService } from '../support/spawn-service.ts';
 
@@ -118,16 +119,14 @@ describe('risk service slow, then down, then back', () => {
     risk.mode = { kind: 'decide' };
     await risk.start();
     const backAt = performance.now();
-    let closedAfterMs = Number.NaN;
-    const deadline = backAt + 20_000;
-    while (performance.now() < deadline) {
-      const [sample] = await createUsers(1, 1);
-      if (sample?.userStatus === 'active') {
-        closedAfterMs = performance.now() - backAt;
-        break;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
+    // NaN when users stay pending for 20 s: the assertion below reports it.
+    const closedAfterMs = await pollUntil(
+      async () => {
+        const [sample] = await createUsers(1, 1);
+        return sample?.userStatus === 'active' && performance.now() - backAt;
+      },
+      { what: 'an active user after the risk service came back', timeoutMs: 20_000, intervalMs: 200 },
+    ).catch(() => Number.NaN);
     await service.waitForLine((line) => /circuit breaker risk-service closed/.test(line.message), 5_000);
     console.log(
       `breaker closed and users active again ${Math.round(closedAfterMs)} ms after the risk service came back (half-open after ${HALF_OPEN_AFTER_MS} ms)`,
