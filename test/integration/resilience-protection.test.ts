@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
+import { pollUntil } from '../../scripts/lib/poll-until.ts';
 import { HealthRegistry } from '../../src/platform/health/health-registry.ts';
 import { createLogger } from '../../src/platform/logging/logger.ts';
 import { type ProtectionSettings, protectionPlugin } from '../../src/platform/resilience/protection.ts';
@@ -80,12 +81,15 @@ describe('protection: rate limits, load shedding, header and body limits', () =>
       LOAD_SHED_MAX_HEAP_USED_BYTES: 1,
     }));
     apps.push(app);
-    const deadline = Date.now() + 10_000;
-    let response = await fetch(`${url}/users`);
-    while (response.status !== 503 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      response = await fetch(`${url}/users`);
-    }
+    const response = await pollUntil(
+      async () => {
+        const answer = await fetch(`${url}/users`);
+        if (answer.status === 503) return answer;
+        await answer.body?.cancel();
+        return undefined;
+      },
+      { what: 'a 503 once the heap limit is sampled', timeoutMs: 10_000, intervalMs: 100 },
+    );
     assert.equal(response.status, 503);
     assert.equal(response.headers.get('retry-after'), '7');
     assert.match(response.headers.get('content-type') ?? '', /application\/problem\+json/);
