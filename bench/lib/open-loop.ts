@@ -92,6 +92,8 @@ export async function openLoop(settings: OpenLoopSettings): Promise<OpenLoopResu
   const idle: Connection[] = [];
   let start = 0;
   let lastCompletion = 0;
+  /** Set before the sockets are destroyed, so their close does not open replacements. */
+  let finished = false;
 
   const send = (connection: Connection, due: number) => {
     connection.due = due;
@@ -131,7 +133,7 @@ export async function openLoop(settings: OpenLoopSettings): Promise<OpenLoopResu
         if (connection.due !== null) finish(connection, 0);
         const at = idle.indexOf(connection);
         if (at !== -1) idle.splice(at, 1);
-        if (start === 0 || performance.now() - start < settings.durationS * 1000)
+        if (!finished)
           open().then(
             (replacement) => {
               connections.push(replacement);
@@ -193,6 +195,7 @@ export async function openLoop(settings: OpenLoopSettings): Promise<OpenLoopResu
   const unanswered = total - completed;
   // Throughput over the whole time the answers took: a server slower than the offered rate shows its own rate.
   const window = (Math.max(lastCompletion, start + settings.durationS * 1000) - start) / 1000;
+  finished = true;
   for (const c of connections) c.socket.destroy();
   const measured = Array.from(latencies.subarray(0, completed)).sort((a, b) => a - b);
   const round3 = (v: number) => Math.round(v * 1000) / 1000;

@@ -1,12 +1,16 @@
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { evaluateBudgets, formatBudgets } from '../../bench/lib/budgets.ts';
 import { parseWrkOutput, wrkScript } from '../../bench/lib/load.ts';
+import { openLoop, takeResponses } from '../../bench/lib/open-loop.ts';
 import { parseOptions } from '../../bench/lib/options.ts';
-import { aggregate, type Measurement, ROW_KEYS } from '../../bench/lib/results.ts';
+import { budgetsOf, renderMarkdown } from '../../bench/lib/report-files.ts';
+import { aggregate, type Measurement, type PodRow, ROW_KEYS } from '../../bench/lib/results.ts';
 import { median, ratio } from '../../bench/lib/stats.ts';
 import { renderSvg } from '../../bench/lib/svg.ts';
-import { formatMarkdownTable, formatTable } from '../../bench/lib/table.ts';
+import { formatMarkdownTable, formatPodTable, formatTable } from '../../bench/lib/table.ts';
 
 function run(partial: Partial<Measurement>): Measurement {
   return {
@@ -144,5 +148,196 @@ describe('benchmark load generation', () => {
     assert.deepEqual(options.storages, ['memory', 'pglite', 'postgres']);
     assert.throws(() => parseOptions(['--only', 'nope']), /unknown scenario: nope/);
     assert.throws(() => parseOptions(['--sample-ratio', '2']), /between 0 and 1/);
+  });
+});
+
+describe('benchmark targets, pod mode and constant rate', () => {
+  const figures = (req_per_s: number, p99_ms = 50) => ({
+    req_per_s,
+    p50_ms: 5,
+    p99_ms,
+    failed: 0,
+    status_5xx: 0,
+    status_503: 0,
+  });
+  const podRow = (contender: PodRow['contender'], warm: number, extra: Partial<PodRow> = {}): PodRow => ({
+    contender,
+    storage: 'memory',
+    scenario: 'get-by-id',
+    ready_ms: 700,
+    cold: figures(warm * 0.8),
+    warm: figures(warm),
+    post_503_after_ready: 0,
+    peak_memory_mb: 60,
+    oom_kills: 0,
+    throttled_ms: 100,
+    ratio_vs_node: null,
+    ...extra,
+  });
+  const pod = {
+    rows: [
+      podRow('user-service', 700, { post_503_after_ready: 3, ready_ms: 1500 }),
+      podRow('user-service+tracing-off', 1000),
+      podRow('user-service+tracing-1', 400),
+      podRow('node-raw', 1000),
+    ],
+    soak: {
+      contender: 'user-service' as const,
+      storage: 'memory' as const,
+      scenario: 'get-by-id' as const,
+      duration_s: 60,
+      run: figures(700, 150),
+      requests: 42_000,
+      peak_memory_mb: 90,
+      oom_kills: 1,
+      exited: false,
+    },
+    soakTargetS: 300,
+  };
+
+  it('judges the pod-mode targets and says by how much a failing one misses', () => {
+    const text = formatBudgets(evaluateBudgets({ rows: [], startupMs: {}, connections: 50, pod }));
+    assert.match(
+      text,
+      /^PASS {2}pod: GET by id >= 0\.60x .*: 0\.70x \(700 vs 1000 req\/s\); goal 0\.80x not yet met$/m,
+    );
+    assert.match(
+      text,
+      /^FAIL {2}pod: tracing at production sampling costs <= 15% .*: 30% \(700 vs 1000 req\/s\)\n {6}over by 15 points/m,
+    );
+    assert.match(text, /^PASS {2}pod: tracing ratio 1 >= 0\.30x raw node:http: 0\.40x/m);
+    assert.match(
+      text,
+      /^FAIL {2}pod: start to ready <= 1000 ms under the CPU limit: memory: 1500 ms\n {6}over by 500 ms \(50%\)$/m,
+    );
+    assert.match(
+      text,
+      /^FAIL {2}pod: no 503 to POST \/users in the 5 s after ready: memory: 3 503s\n {6}over by 3 503s$/m,
+    );
+    assert.match(text, /^PASS {2}pod: P99 at saturation <= 200 ms: get-by-id on memory/m);
+    assert.match(
+      text,
+      /^FAIL {2}pod: 0 OOM kills over a 60 s saturation soak \(a 60 s soak; --soak runs 300 s\)/m,
+    );
+    assert.match(text, /^PASS {2}pod: 0 failed requests over the soak: 0 failed of 42000$/m);
+  });
+
+  it('judges POST on PostgreSQL against raw pg and PGlite against its own P99 target', () => {
+    const rows = aggregate([
+      run({ scenario: 'post', storage: 'postgres', req_per_s: 600, p99_ms: 40 }),
+      run({ scenario: 'post', storage: 'postgres', contender: 'pg-raw', req_per_s: 1000 }),
+      run({ scenario: 'post', storage: 'pglite', p99_ms: 80 }),
+      run({ scenario: 'list', storage: 'pglite', p99_ms: 500 }),
+    ]);
+    const text = formatBudgets(
+      evaluateBudgets({ rows, startupMs: { pglite: 900 }, connections: 50, freshCloneMs: 2500 }),
+    );
+    assert.match(
+      text,
+      /^FAIL {2}POST on PostgreSQL >= 0\.70x the raw pg contender req\/s: 0\.60x \(600 vs 1000 req\/s\)\n {6}short by 0\.10x \(14% below\)$/m,
+    );
+    assert.match(text, /^PASS {2}P99 <= 100 ms at 50 connections: post on pglite: 80 ms$/m);
+    assert.doesNotMatch(text, /list on pglite/);
+    assert.doesNotMatch(text, /start to ready <= 400 ms: pglite/);
+    assert.match(text, /^PASS {2}first npm start of a fresh clone .* <= 3000 ms: 2500 ms$/m);
+  });
+
+  it('puts the pod-mode table first in the Markdown page, with the command that reproduces it', () => {
+    const results = {
+      machine: {},
+      date: '2026-01-01T00:00:00Z',
+      command: 'npm run bench -- --quick',
+      scenarios: aggregate(runs),
+      pod: {
+        limits: '0.2 CPU',
+        mechanism: 'cgroup-v1',
+        command: 'npm run bench -- --pod',
+        soak_target_s: 300,
+        rows: pod.rows,
+        soak: pod.soak,
+      },
+    };
+    const markdown = renderMarkdown(results, budgetsOf(results));
+    const podAt = markdown.indexOf('| contender | scenario | ready ms |');
+    assert.ok(podAt > 0 && podAt < markdown.indexOf('| scenario | storage | contender |'));
+    assert.match(markdown, /Reproduce: `npm run bench -- --pod`/);
+    assert.match(markdown, /^\| user-service\/memory \| get-by-id \| 1500 \| 560 \|/m);
+    assert.match(markdown, /^- FAIL pod: start to ready .*: 1500 ms \(over by 500 ms \(50%\)\)$/m);
+    assert.match(formatPodTable(pod.rows), /^user-service\+tracing-off\/memory/m);
+    const svg = renderSvg(results, []);
+    assert.equal((svg.match(/<rect x=/g) ?? []).length, results.scenarios.length + pod.rows.length);
+  });
+
+  it('counts 5xx and 503 answers in wrk scripts only when asked', () => {
+    const counting = wrkScript({ scenario: 'get-by-id', ids: ['a'], emailPrefix: 'x', countStatuses: true });
+    assert.match(counting, /response = function\(status, headers, body\)/);
+    assert.match(counting, /t:get\("s503"\)/);
+    assert.doesNotMatch(
+      wrkScript({ scenario: 'get-by-id', ids: ['a'], emailPrefix: 'x' }),
+      /response = function/,
+    );
+    const out =
+      'BENCH_RESULT {"requests":10,"duration_us":1000000,"p50_us":1000,"p99_us":2000,"failed":2,"s5xx":2,"s503":1}\n';
+    assert.deepEqual(parseWrkOutput(out), {
+      requests: 10,
+      req_per_s: 10,
+      p50_ms: 1,
+      p99_ms: 2,
+      failed: 2,
+      status_5xx: 2,
+      status_503: 1,
+    });
+  });
+
+  it('reads the modes and --quick', () => {
+    assert.equal(parseOptions([]).mode, 'full');
+    assert.equal(parseOptions(['--pod']).mode, 'pod');
+    assert.equal(parseOptions(['--unconstrained']).mode, 'unconstrained');
+    assert.throws(() => parseOptions(['--pod', '--unconstrained']), /exclude each other/);
+    const quick = parseOptions(['--quick']);
+    assert.ok(quick.durationS < parseOptions([]).durationS && quick.podColdS < parseOptions([]).podColdS);
+    assert.equal(parseOptions(['--soak']).soakS, 300);
+    assert.equal(parseOptions([]).sampleRatio, undefined, 'the service default unless given');
+  });
+});
+
+describe('open-loop generator', () => {
+  it('splits pipelined and partial responses', () => {
+    const two = Buffer.from(
+      'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\nHTTP/1.1 201',
+    );
+    const { statuses, rest } = takeResponses(two);
+    assert.deepEqual(statuses, [200, 503]);
+    assert.equal(rest.toString(), 'HTTP/1.1 201');
+  });
+
+  it('measures from the scheduled send time, so one stall shows in every request it held up', async () => {
+    let answered = 0;
+    const server = createServer((_req, res) => {
+      answered += 1;
+      const reply = () => res.writeHead(200, { 'content-length': '2' }).end('{}');
+      if (answered === 1) setTimeout(reply, 800);
+      else reply();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const result = await openLoop({
+        url: `http://127.0.0.1:${port}`,
+        rate: 50,
+        durationS: 1,
+        connections: 1,
+        spec: { scenario: 'get-by-id', ids: ['a'], emailPrefix: 'x' },
+      });
+      assert.equal(result.completed, 50);
+      assert.equal(result.failed, 0);
+      // The first answer takes 800 ms; the 40 requests due meanwhile queue behind it on the one connection. A
+      // closed-loop client would time them from when they were finally sent (P50 ~ 0); here the median request
+      // is one of them, about 300 ms late.
+      assert.ok(result.p50_ms >= 100, `P50 ${result.p50_ms} ms`);
+      assert.ok(result.max_ms >= 700, `max ${result.max_ms} ms`);
+    } finally {
+      server.close();
+    }
   });
 });
