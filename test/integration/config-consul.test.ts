@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { Registry } from 'prom-client';
 import { Type } from 'typebox';
 import { pollUntil } from '../../scripts/lib/poll-until.ts';
 import { ConfigStore } from '../../src/platform/config/config-store.ts';
@@ -25,6 +26,7 @@ async function until(what: string, probe: () => boolean, timeoutMs = 10_000): Pr
 describe('Consul KV config centre (blocking queries against a double of the HTTP API)', () => {
   const consul = new ConsulDouble({ token: 'acl-t0ken-value' });
   const logs = new LogCapture();
+  const metrics = new Registry();
   let store: ConfigStore<typeof schema>;
   const env: Record<string, string> = {};
 
@@ -43,12 +45,13 @@ describe('Consul KV config centre (blocking queries against a double of the HTTP
           waitSeconds: 2,
           timeoutMs: 1_000,
           logger,
+          metrics,
           retryInitialMs: 100,
           retryMaxMs: 400,
         }),
         environmentSource(env),
       ],
-      { logger, debounceMs: 10 },
+      { logger, metrics, debounceMs: 10 },
     );
     store.watch();
   });

@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { Registry } from 'prom-client';
 import { Type } from 'typebox';
 import { openLiveConfig } from '../../src/platform/config/live-config.ts';
 import { readLocalLayers } from '../../src/platform/config/local-layers.ts';
@@ -72,6 +73,7 @@ describe('the documented source order, all layers at once', () => {
     const store = await openLiveConfig(schema, {
       local: await readLocalLayers({ directory: dir, env }),
       logger,
+      metrics: new Registry(),
     });
     try {
       assert.deepEqual(store.values, {

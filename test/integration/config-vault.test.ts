@@ -3,6 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { Registry } from 'prom-client';
 import { Type } from 'typebox';
 import { pollUntil } from '../../scripts/lib/poll-until.ts';
 import { ConfigStore } from '../../src/platform/config/config-store.ts';
@@ -28,6 +29,7 @@ describe('Vault KV v2 secrets (against a double of the documented endpoints)', (
   const vault = new VaultDouble();
   const logs = new LogCapture();
   const { logger } = createLogger({ service: 'test', version: 'test', level: 'debug', destination: logs });
+  const metrics = new Registry();
   let dir: string;
 
   before(async () => {
@@ -45,6 +47,7 @@ describe('Vault KV v2 secrets (against a double of the documented endpoints)', (
       address: vault.address,
       auth: { method: 'approle', mount: 'approle', roleId: vault.roleId, secretId: vault.secretId },
       logger,
+      metrics,
       timeoutMs: 2_000,
     });
     const store = await ConfigStore.open(
@@ -59,7 +62,7 @@ describe('Vault KV v2 secrets (against a double of the documented endpoints)', (
         }),
         environmentSource({}),
       ],
-      { logger, debounceMs: 10 },
+      { logger, metrics, debounceMs: 10 },
     );
     try {
       assert.equal(store.values.DATABASE_PASSWORD, 'pw-version-1');
@@ -81,6 +84,7 @@ describe('Vault KV v2 secrets (against a double of the documented endpoints)', (
       address: vault.address,
       auth: { method: 'approle', mount: 'approle', roleId: vault.roleId, secretId: vault.secretId },
       logger,
+      metrics,
       timeoutMs: 2_000,
       retryInitialMs: 50,
     });
@@ -114,6 +118,7 @@ describe('Vault KV v2 secrets (against a double of the documented endpoints)', (
       address: vault.address,
       auth: { method: 'approle', mount: 'approle', roleId: vault.roleId, secretId: vault.secretId },
       logger,
+      metrics,
       timeoutMs: 2_000,
       // Renew far too late on purpose: the read must recover by itself.
       renewAtFraction: 100,
@@ -143,10 +148,8 @@ describe('Vault KV v2 secrets (against a double of the documented endpoints)', (
     };
     const store = await ConfigStore.open(
       usersConfigSchema,
-      await liveConfigSources({ local: await readLocalLayers({ directory: dir, env }), logger }),
-      {
-        logger,
-      },
+      await liveConfigSources({ local: await readLocalLayers({ directory: dir, env }), logger, metrics }),
+      { logger, metrics },
     );
     try {
       assert.equal(
@@ -164,6 +167,7 @@ describe('Vault KV v2 secrets (against a double of the documented endpoints)', (
       address: vault.address,
       auth: { method: 'approle', mount: 'approle', roleId: vault.roleId, secretId: 'wrong' },
       logger,
+      metrics,
       timeoutMs: 2_000,
     });
     await assert.rejects(client.readKv('secret', 'user-service'), /answered 400: invalid role or secret ID/);

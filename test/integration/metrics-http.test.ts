@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import type { FastifyInstance } from 'fastify';
 import { pollUntil } from '../../scripts/lib/poll-until.ts';
 import { DependencyError } from '../../src/platform/errors/app-error.ts';
 import { HealthRegistry } from '../../src/platform/health/health-registry.ts';
@@ -7,6 +8,7 @@ import { createHttpServer } from '../../src/platform/http/create-http-server.ts'
 import type { FaultSettings } from '../../src/platform/http/fault-injection.ts';
 import { createLogger } from '../../src/platform/logging/logger.ts';
 import { HTTP_DURATION_BUCKETS } from '../../src/platform/metrics/http-metrics.ts';
+import { createMetricsRegistry } from '../../src/platform/metrics/metrics-registry.ts';
 import { protectionPlugin } from '../../src/platform/resilience/protection.ts';
 import { LogCapture } from '../support/log-capture.ts';
 import { type Sample, samplesOf, scrape, sumOf } from '../support/metrics-text.ts';
@@ -178,7 +180,7 @@ describe('HTTP metrics of the users app (PGlite, real HTTP)', () => {
   });
 });
 
-/** The platform's HTTP server with metrics and nothing else: routes are added by each test. */
+/** The platform's HTTP server with metrics on its own registry and nothing else: routes are added by each test. */
 async function bareServer(canary: boolean) {
   const { logger } = createLogger({
     service: 'user-service',
@@ -186,17 +188,20 @@ async function bareServer(canary: boolean) {
     level: 'info',
     destination: new LogCapture(),
   });
-  return createHttpServer({
+  const metrics = createMetricsRegistry({ service: 'user-service', version: 'test', canary });
+  const app = await createHttpServer({
     logger,
     health: new HealthRegistry({ timeoutMs: 100 }),
     bodyLimitBytes: 1024,
     requestTimeoutMs: 1_000,
     slowRequestMs: () => 1_000,
-    metrics: { service: 'user-service', version: 'test', canary },
+    metrics,
+    canary: () => canary,
   });
+  return { app, metrics };
 }
 
-async function listenOnLoopback(app: Awaited<ReturnType<typeof bareServer>>): Promise<string> {
+async function listenOnLoopback(app: FastifyInstance): Promise<string> {
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();
   return `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
@@ -204,7 +209,7 @@ async function listenOnLoopback(app: Awaited<ReturnType<typeof bareServer>>): Pr
 
 describe('Error kinds from the central problem handler', () => {
   it('counts a dependency failure as dependency, with the instance canary label', async () => {
-    const app = await bareServer(true);
+    const { app } = await bareServer(true);
     app.get('/dependency', async () => {
       throw new DependencyError('risk-service');
     });
@@ -226,16 +231,19 @@ describe('Error kinds from the central problem handler', () => {
 
 describe('Load shedding in the error metrics', () => {
   it('counts each shed request as a dependency error, though it never reaches the problem handler', async () => {
-    const app = await bareServer(false);
-    await protectionPlugin(() => ({
-      RATE_LIMIT_MAX: 0,
-      RATE_LIMIT_WINDOW_MS: 60_000,
-      LOAD_SHED_MAX_EVENT_LOOP_DELAY_MS: 0,
-      LOAD_SHED_MAX_HEAP_USED_BYTES: 1,
-      LOAD_SHED_MAX_RSS_BYTES: 0,
-      LOAD_SHED_RETRY_AFTER_S: 1,
-      HEADER_COUNT_LIMIT: 100,
-    }))(app);
+    const { app, metrics } = await bareServer(false);
+    await protectionPlugin(
+      () => ({
+        RATE_LIMIT_MAX: 0,
+        RATE_LIMIT_WINDOW_MS: 60_000,
+        LOAD_SHED_MAX_EVENT_LOOP_DELAY_MS: 0,
+        LOAD_SHED_MAX_HEAP_USED_BYTES: 1,
+        LOAD_SHED_MAX_RSS_BYTES: 0,
+        LOAD_SHED_RETRY_AFTER_S: 1,
+        HEADER_COUNT_LIMIT: 100,
+      }),
+      metrics,
+    )(app);
     app.get('/work', async () => ({ ok: true }));
     const url = await listenOnLoopback(app);
     try {

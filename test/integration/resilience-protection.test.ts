@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { pollUntil } from '../../scripts/lib/poll-until.ts';
 import { HealthRegistry } from '../../src/platform/health/health-registry.ts';
 import { createLogger } from '../../src/platform/logging/logger.ts';
+import { createMetricsRegistry } from '../../src/platform/metrics/metrics-registry.ts';
 import { type ProtectionSettings, protectionPlugin } from '../../src/platform/resilience/protection.ts';
 import { buildApp } from '../../src/services/users/app.ts';
 import { MemoryUsersRepository } from '../../src/services/users/memory-users.repository.ts';
@@ -29,17 +30,19 @@ async function start(settings: () => ProtectionSettings): Promise<{ app: Fastify
     destination: new LogCapture(),
   });
   const health = new HealthRegistry({ timeoutMs: 1_000 });
+  const metrics = createMetricsRegistry({ service: 'user-service', version: 'test', canary: false });
   const app = await buildApp({
     logger,
     health,
     service: new UsersService({ repository: new MemoryUsersRepository(), idempotencyTtlMs: 3_600_000 }),
     version: 'test',
+    metrics,
     bodyLimitBytes: 1_024,
     requestTimeoutMs: 10_000,
     docsEnabled: false,
     slowRequestMs: () => 1_000,
     maxHeaderBytes: 4_096,
-    plugins: [protectionPlugin(settings)],
+    plugins: [protectionPlugin(settings, metrics)],
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   health.markStarted();

@@ -1,15 +1,17 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { register } from 'prom-client';
+import type { Registry } from 'prom-client';
 import { HealthRegistry } from '../../src/platform/health/health-registry.ts';
 import { createLogger } from '../../src/platform/logging/logger.ts';
+import { createMetricsRegistry } from '../../src/platform/metrics/metrics-registry.ts';
 import { buildApp } from '../../src/services/users/app.ts';
 import { MemoryUsersRepository } from '../../src/services/users/memory-users.repository.ts';
 import { riskAdmission } from '../../src/services/users/risk-admission.ts';
 import { RiskClient } from '../../src/services/users/risk-client.ts';
 import { UsersService } from '../../src/services/users/users.service.ts';
 import { LogCapture } from '../support/log-capture.ts';
+import { parseMetrics, samplesOf } from '../support/metrics-text.ts';
 import { RiskDouble } from '../support/risk-double.ts';
 
 const settings = {
@@ -24,14 +26,17 @@ const settings = {
   bulkheadQueue: 10,
 };
 
-async function breakerGauge(): Promise<number | undefined> {
-  const metric = await register.getSingleMetric('circuit_breaker_state')?.get();
-  return metric?.values.find((value) => value.labels.breaker === 'risk-service')?.value;
+async function breakerGauge(metrics: Registry): Promise<number | undefined> {
+  const [sample] = samplesOf(parseMetrics(await metrics.metrics()), 'circuit_breaker_state', {
+    breaker: 'risk-service',
+  });
+  return sample?.value;
 }
 
 describe('risk check on user creation (composed policy, degraded path)', () => {
   const risk = new RiskDouble();
   const logs = new LogCapture();
+  const metrics = createMetricsRegistry({ service: 'user-service', version: 'test', canary: false });
   let app: FastifyInstance;
   let client: RiskClient;
   let n = 0;
@@ -48,17 +53,18 @@ describe('risk check on user creation (composed policy, degraded path)', () => {
   before(async () => {
     await risk.start();
     const { logger } = createLogger({ service: 'test', version: 'test', level: 'debug', destination: logs });
-    client = new RiskClient({ url: risk.url, logger, settings });
+    client = new RiskClient({ url: risk.url, logger, metrics, settings });
     const service = new UsersService({
       repository: new MemoryUsersRepository(),
       idempotencyTtlMs: 3_600_000,
-      admission: riskAdmission(client, logger),
+      admission: riskAdmission(client, logger, metrics),
     });
     app = await buildApp({
       logger,
       health: new HealthRegistry({ timeoutMs: 1_000 }),
       service,
       version: 'test',
+      metrics,
       bodyLimitBytes: 16_384,
       requestTimeoutMs: 10_000,
       docsEnabled: false,
@@ -131,7 +137,7 @@ describe('risk check on user creation (composed policy, degraded path)', () => {
     await create();
     await create();
     assert.equal(client.policy.breakerState, 'open');
-    assert.equal(await breakerGauge(), 2);
+    assert.equal(await breakerGauge(metrics), 2);
     const callsWhenOpen = risk.calls;
     const startedAt = performance.now();
     const fast = await create();
@@ -149,7 +155,7 @@ describe('risk check on user creation (composed policy, degraded path)', () => {
     const recovered = await create();
     assert.equal(recovered.json().status, 'active');
     assert.equal(client.policy.breakerState, 'closed');
-    assert.equal(await breakerGauge(), 0);
+    assert.equal(await breakerGauge(metrics), 0);
     assert.ok(logs.lines.some((line) => /circuit breaker risk-service half-open/.test(line.message)));
     assert.ok(logs.lines.some((line) => /circuit breaker risk-service closed/.test(line.message)));
   });

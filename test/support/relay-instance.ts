@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { decodeConfig } from '../../src/platform/config/load-config.ts';
 import { HealthRegistry } from '../../src/platform/health/health-registry.ts';
 import { createLogger } from '../../src/platform/logging/logger.ts';
+import { createMetricsRegistry } from '../../src/platform/metrics/metrics-registry.ts';
 import { buildRelayApp } from '../../src/services/alert-relay/app.ts';
 import { relayConfigSchema } from '../../src/services/alert-relay/config.ts';
 import {
@@ -45,17 +46,19 @@ export async function startRelay(
     level: 'info',
     destination: logs,
   });
+  const metrics = createMetricsRegistry({ service: 'alert-relay', version: 'test', canary: false });
   const components = createRelayComponents({
     config,
     current: () => config,
     kubernetesUrl: config.KUBERNETES_API_URL ?? 'http://127.0.0.1:1',
     logger,
+    metrics,
   });
   const app = await buildRelayApp({
     logger,
     health: new HealthRegistry({ timeoutMs: 1_000 }),
     ...components,
-    metrics: { service: 'alert-relay', version: 'test', canary: false },
+    metrics,
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.server.address() as { port: number };

@@ -1,7 +1,9 @@
 import type { FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
 import { HealthRegistry } from '../../src/platform/health/health-registry.ts';
 import type { FaultSettings } from '../../src/platform/http/fault-injection.ts';
 import { createLogger } from '../../src/platform/logging/logger.ts';
+import { createMetricsRegistry } from '../../src/platform/metrics/metrics-registry.ts';
 import { buildApp } from '../../src/services/users/app.ts';
 import { migrateUsers, openUsersStorage } from '../../src/services/users/storage.ts';
 import { UsersService } from '../../src/services/users/users.service.ts';
@@ -12,10 +14,12 @@ export interface TestApp {
   url: string;
   logs: LogCapture;
   health: HealthRegistry;
+  /** This app's own registry, as GET /metrics serves it. */
+  metrics: Registry;
   close(): Promise<void>;
 }
 
-/** The users app listening on a loopback port, with its log lines captured, over the given storage. */
+/** The users app listening on a loopback port, with its log lines captured and its own metrics registry, over the given storage. */
 export async function startTestApp(
   databaseUrl: string,
   overrides: { slowRequestMs?: number; canary?: boolean; faults?: () => FaultSettings } = {},
@@ -27,6 +31,11 @@ export async function startTestApp(
     level: 'debug',
     destination: logs,
   });
+  const metrics = createMetricsRegistry({
+    service: 'user-service',
+    version: 'test',
+    canary: overrides.canary === true,
+  });
   const storage = await openUsersStorage(
     {
       DATABASE_URL: databaseUrl,
@@ -36,6 +45,7 @@ export async function startTestApp(
       SERVICE_NAME: 'user-service',
     },
     logger,
+    { metrics },
   );
   const health = new HealthRegistry({ timeoutMs: 1_000 });
   const { database } = storage;
@@ -49,6 +59,7 @@ export async function startTestApp(
     health,
     service,
     version: 'test',
+    metrics,
     bodyLimitBytes: 16_384,
     requestTimeoutMs: 10_000,
     docsEnabled: true,
@@ -65,6 +76,7 @@ export async function startTestApp(
     url: `http://127.0.0.1:${port}`,
     logs,
     health,
+    metrics,
     async close() {
       await app.close();
       await database?.close();

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
+import { Registry } from 'prom-client';
 import { FLOOR_HOLD_ANNOTATION } from '../../src/services/alert-relay/remediation/autoscaler-floor.ts';
 import { KubernetesApi } from '../../src/services/alert-relay/remediation/kubernetes-api.ts';
 import {
@@ -60,6 +61,7 @@ describe('self-healing with and without a HorizontalPodAutoscaler', () => {
     const remediator = new Remediator({
       kubernetes: new KubernetesApi({ baseUrl: kube.url, tokenPath, timeoutMs: 2_000 }),
       logger: pino({ level: 'silent' }),
+      metrics: new Registry(),
       settings: () => current,
       now: () => clock.now,
     });

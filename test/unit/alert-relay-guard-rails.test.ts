@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import pino from 'pino';
+import { Registry } from 'prom-client';
 import type {
   KubernetesApi,
   Node,
@@ -84,6 +85,7 @@ function remediator(
   return new Remediator({
     kubernetes: cluster.api,
     logger: pino({ level: 'silent' }),
+    metrics: new Registry(),
     settings: () => current,
     now: () => clock.now,
   });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import pino from 'pino';
+import { Registry } from 'prom-client';
 import { Value } from 'typebox/value';
 import { WebhookPayload } from '../../src/services/alert-relay/alertmanager-payload.ts';
 import { ExpiringSet } from '../../src/services/alert-relay/expiring-set.ts';
@@ -106,6 +107,7 @@ describe('dedupe and MTTR', () => {
       notifiers: [notifier],
       delivered: new ExpiringSet({ ttlMs: () => 60_000 }),
       logger: pino({ level: 'silent' }),
+      metrics: new Registry(),
       policy: {
         timeoutMs: 1_000,
         attemptTimeoutMs: 500,

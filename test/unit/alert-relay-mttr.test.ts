@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
-import { register } from 'prom-client';
+import { Registry } from 'prom-client';
 import { MttrTracker } from '../../src/services/alert-relay/mttr.ts';
 import {
   KubernetesApi,
@@ -49,9 +49,11 @@ describe('MTTR: first failing signal to the workload healthy again', () => {
       { name: 'web-3', node: 'node-b' },
     ]);
     const clock = { now: at('10:01:00') };
+    const registry = new Registry();
     const mttr = new MttrTracker({
       kubernetes: new KubernetesApi({ baseUrl: kube.url, tokenPath, timeoutMs: 2_000 }),
       logger: pino({ level: 'silent' }),
+      metrics: registry,
       settings: {
         pollIntervalMs: 3_600_000,
         stableMs: options.stableMs ?? 60_000,
@@ -66,11 +68,11 @@ describe('MTTR: first failing signal to the workload healthy again', () => {
       clock.now = at(time);
       return mttr.resolved([restart('web-1', '10:00:00', time)]);
     };
-    return { kube, mttr, clock, lookAt };
+    return { kube, mttr, clock, lookAt, registry };
   }
 
   test('repair time ends at the first look of a stable healthy stretch, not at the alert resolution', async () => {
-    const { kube, mttr, lookAt } = await setup();
+    const { kube, mttr, lookAt, registry } = await setup();
     try {
       kube.setReady('Deployment', 'users', 'web', 1);
       mttr.open(WEB, restart('web-1', '10:00:00'));
@@ -91,7 +93,7 @@ describe('MTTR: first failing signal to the workload healthy again', () => {
       ]);
       assert.equal(summary.overall?.p50_seconds, 180);
       assert.deepEqual(summary.open, []);
-      const metrics = await register.metrics();
+      const metrics = await registry.metrics();
       assert.match(metrics, /workload_mttr_seconds_count\{namespace="users",workload="web"\} 1/);
     } finally {
       mttr.close();
@@ -136,7 +138,7 @@ describe('MTTR: first failing signal to the workload healthy again', () => {
   });
 
   test('P50 and P90 over the window of MTTR_WINDOW_S', async () => {
-    const { kube, mttr, clock } = await setup({ stableMs: 0, windowMs: 3_600_000 });
+    const { kube, mttr, clock, registry } = await setup({ stableMs: 0, windowMs: 3_600_000 });
     const look = () => mttr.resolved([restart('web-1', '10:00:00', '10:30:00')]);
     try {
       let start = at('10:00:00');
@@ -161,7 +163,7 @@ describe('MTTR: first failing signal to the workload healthy again', () => {
       assert.equal(summary.overall?.p50_seconds, 300);
       assert.equal(summary.overall?.p90_seconds, 540);
       assert.equal(summary.window_seconds, 3_600);
-      const metrics = await register.metrics();
+      const metrics = await registry.metrics();
       assert.match(metrics, /workload_mttr_window_seconds\{[^}]*quantile="0.9"[^}]*\} 540/);
       clock.now += 3 * 3_600_000;
       assert.equal(mttr.summary().overall, null, 'nothing repaired in the last hour');
@@ -172,7 +174,7 @@ describe('MTTR: first failing signal to the workload healthy again', () => {
   });
 
   test('the time alerts stayed open is kept apart, once per occurrence', async () => {
-    const { kube, mttr } = await setup();
+    const { kube, mttr, registry } = await setup();
     try {
       const resolved = alert(
         { alertname: 'MttrOpenOnly', namespace: 'users', pod: 'web-9' },
@@ -180,7 +182,7 @@ describe('MTTR: first failing signal to the workload healthy again', () => {
       );
       await mttr.resolved([resolved, resolved]);
       await mttr.resolved([resolved]);
-      const metrics = await register.metrics();
+      const metrics = await registry.metrics();
       assert.match(metrics, /alert_open_seconds_sum\{alertname="MttrOpenOnly"\} 960\b/);
       assert.match(metrics, /alert_open_seconds_count\{alertname="MttrOpenOnly"\} 1\b/);
     } finally {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
+import { Registry } from 'prom-client';
 import { KubernetesApi } from '../../src/services/alert-relay/remediation/kubernetes-api.ts';
 import {
   type RemediationSettings,
@@ -63,6 +64,7 @@ describe('remediation writes: retried with backoff, remembered only once done', 
     const remediator = new Remediator({
       kubernetes: new KubernetesApi({ baseUrl: kube.url, tokenPath, timeoutMs: 2_000 }),
       logger: pino({ level: 'silent' }),
+      metrics: new Registry(),
       settings: () => current,
     });
     return { kube, remediator };

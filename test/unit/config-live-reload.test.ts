@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it, mock } from 'node:test';
-import { register } from 'prom-client';
+import { Registry } from 'prom-client';
 import { Type } from 'typebox';
 import { ConfigStore, reloadableKeys } from '../../src/platform/config/config-store.ts';
 import { dotenvCascadeSource } from '../../src/platform/config/dotenv-cascade-source.ts';
@@ -13,6 +13,7 @@ import { createLogger } from '../../src/platform/logging/logger.ts';
 import { ReconnectDelays } from '../../src/platform/resilience/reconnect-delays.ts';
 import { usersConfigSchema } from '../../src/services/users/config.ts';
 import { LogCapture } from '../support/log-capture.ts';
+import { parseMetrics, sumOf } from '../support/metrics-text.ts';
 
 /** The wait before the `attempt`-th reconnect (1-based) with Math.random pinned, as the reconnect loops draw it. */
 function jitteredBackoffMs(attempt: number, initialMs: number, maxMs: number, random: () => number): number {
@@ -35,9 +36,8 @@ const schema = Type.Object({
   DB_PASSWORD: Type.Optional(Type.String({ secret: true, reloadable: true })),
 });
 
-async function failureCount(reason: string): Promise<number> {
-  const metric = await register.getSingleMetric('config_reload_failures_total')?.get();
-  return metric?.values.find((value) => value.labels.reason === reason)?.value ?? 0;
+async function failureCount(metrics: Registry, reason: string): Promise<number> {
+  return sumOf(parseMetrics(await metrics.metrics()), 'config_reload_failures_total', { reason });
 }
 
 /** Writes a generation the way the kubelet does: a timestamped dir, then an atomic rename of `..data`. */
@@ -58,6 +58,7 @@ describe('live configuration store', () => {
   let dir: string;
   let logs: LogCapture;
   let store: ConfigStore<typeof schema> | undefined;
+  let metrics: Registry;
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'config-live-'));
@@ -69,6 +70,7 @@ describe('live configuration store', () => {
     await rm(dir, { recursive: true, force: true });
     await mkdir(join(dir, 'mounted'), { recursive: true });
     logs = new LogCapture();
+    metrics = new Registry();
   });
 
   const open = async (env: Record<string, string> = {}) => {
@@ -80,7 +82,7 @@ describe('live configuration store', () => {
         filesDirectorySource(join(dir, 'mounted')),
         environmentSource(env),
       ],
-      { logger, debounceMs: 20 },
+      { logger, metrics, debounceMs: 20 },
     );
     return store;
   };
@@ -132,7 +134,7 @@ describe('live configuration store', () => {
   it('rejects an invalid result whole: nothing half-applies, an ERROR line and the counter say why', async () => {
     await writeFile(join(dir, '.env'), 'LOG_LEVEL=info\nRATE_LIMIT_MAX=10\n');
     const config = await open();
-    const before = await failureCount('invalid');
+    const before = await failureCount(metrics, 'invalid');
     const seen: string[][] = [];
     config.subscribe(['LOG_LEVEL', 'RATE_LIMIT_MAX'], (_values, keys) => seen.push(keys));
     // LOG_LEVEL is valid, RATE_LIMIT_MAX is not: neither may apply.
@@ -148,10 +150,10 @@ describe('live configuration store', () => {
       error.message,
       /reload rejected; keeping the last good configuration: .*RATE_LIMIT_MAX must be an integer/,
     );
-    assert.equal(await failureCount('invalid'), before + 1);
+    assert.equal(await failureCount(metrics, 'invalid'), before + 1);
     // Re-reading the same bad state (the poll timer does) is not a new failure.
     await config.reload();
-    assert.equal(await failureCount('invalid'), before + 1);
+    assert.equal(await failureCount(metrics, 'invalid'), before + 1);
     // Fixed: applies.
     await writeFile(join(dir, '.env'), 'LOG_LEVEL=debug\nRATE_LIMIT_MAX=11\n');
     assert.equal((await config.reload()).status, 'applied');
@@ -201,7 +203,7 @@ describe('live configuration store', () => {
     });
     const { logger } = createLogger({ service: 'test', version: 'test', level: 'debug', destination: logs });
     const env: Record<string, string> = {};
-    const secretStore = await ConfigStore.open(strict, [environmentSource(env)], { logger });
+    const secretStore = await ConfigStore.open(strict, [environmentSource(env)], { logger, metrics });
     env.TOKEN = 'short-hunter2';
     assert.equal((await secretStore.reload()).status, 'rejected');
     assert.equal(

@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { Registry } from 'prom-client';
 import { openLiveConfig } from '../../src/platform/config/live-config.ts';
 import { readLocalLayers } from '../../src/platform/config/local-layers.ts';
 import { createLogger } from '../../src/platform/logging/logger.ts';
@@ -37,7 +38,7 @@ describe('start-up reads the local configuration once', () => {
 
     const local = await readLocalLayers({ directory: dir, env: {}, readFile: countingReader });
     const startup = await readStartupKeys(usersConfigSchema, local);
-    const store = await openLiveConfig(usersConfigSchema, { local, logger });
+    const store = await openLiveConfig(usersConfigSchema, { local, logger, metrics: new Registry() });
     try {
       assert.equal(startup.SERVICE_NAME, 'from-configmap', 'CONFIG_DIR named in .env is a start-up layer');
       assert.equal(store.values.LOG_LEVEL, 'debug');

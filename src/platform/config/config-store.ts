@@ -2,8 +2,9 @@ import { type FSWatcher, watch } from 'node:fs';
 import { dirname } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
+import type { Counter, Gauge, Registry } from 'prom-client';
 import type { Static, TObject } from 'typebox';
-import { sharedCounter, sharedGauge } from '../resilience/prom-metric.ts';
+import { counter, gauge } from '../metrics/metrics-registry.ts';
 import { ConfigError } from './config-error.ts';
 import type { ConfigSource } from './config-source.ts';
 import { redactConfig } from './describe-config.ts';
@@ -19,20 +20,24 @@ export type ReloadOutcome =
 
 export interface ConfigStoreOptions {
   logger: Logger;
+  /** Where `config_reload_failures_total` and `config_last_reload_success` are registered. */
+  metrics: Registry;
   /** Safety net for file systems whose change events are lost (network volumes, some container runtimes). */
   pollIntervalMs?: number;
   /** Coalesces bursts of change events (a ConfigMap swap touches several entries) into one reload. */
   debounceMs?: number;
 }
 
-const reloadFailures = () =>
-  sharedCounter(
+const reloadFailures = (registry: Registry) =>
+  counter(
+    registry,
     'config_reload_failures_total',
     'Configuration reloads rejected (invalid values or an unreadable source); the last good configuration stays.',
     ['reason'],
   );
-const lastReloadSuccess = () =>
-  sharedGauge(
+const lastReloadSuccess = (registry: Registry) =>
+  gauge(
+    registry,
     'config_last_reload_success',
     '1 when the latest configuration reload was applied or unchanged, 0 while the sources hold a rejected one.',
     [],
@@ -57,6 +62,8 @@ export class ConfigStore<S extends TObject> {
   readonly #schema: S;
   readonly #sources: ConfigSource[];
   readonly #options: ConfigStoreOptions;
+  readonly #reloadFailures: Counter<'reason'>;
+  readonly #lastReloadSuccess: Gauge;
   readonly #reloadable: Set<string>;
   readonly #listeners = new Set<{ keys: Set<string>; listener: ConfigListener<Static<S>> }>();
   readonly #stopWatching: (() => void)[] = [];
@@ -86,7 +93,9 @@ export class ConfigStore<S extends TObject> {
     this.#values = Object.freeze(initial.values) as Static<S>;
     this.#origins = initial.origins;
     this.#referencedFiles = initial.files;
-    lastReloadSuccess().set(1);
+    this.#reloadFailures = reloadFailures(options.metrics);
+    this.#lastReloadSuccess = lastReloadSuccess(options.metrics);
+    this.#lastReloadSuccess.set(1);
   }
 
   /** Loads the sources once; a bad configuration at start-up throws the ConfigError (the process must not serve). */
@@ -187,10 +196,10 @@ export class ConfigStore<S extends TObject> {
     } catch (error) {
       const reason = error instanceof ConfigError ? 'invalid' : 'source';
       const message = (error as Error).message;
-      lastReloadSuccess().set(0);
+      this.#lastReloadSuccess.set(0);
       if (message !== this.#lastRejection) {
         this.#lastRejection = message;
-        reloadFailures().inc({ reason });
+        this.#reloadFailures.inc({ reason });
         logger.error(
           { reason, key: (error as ConfigError).key },
           `configuration reload rejected; keeping the last good configuration: ${message}`,
@@ -199,7 +208,7 @@ export class ConfigStore<S extends TObject> {
       return { status: 'rejected', reason: message };
     }
     this.#lastRejection = undefined;
-    lastReloadSuccess().set(1);
+    this.#lastReloadSuccess.set(1);
     this.#referencedFiles = files;
     if (!this.#closed) this.#watchReferencedFiles();
 

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import { type Static, type TObject, Type } from 'typebox';
 import { ConfigError } from './config-error.ts';
 import type { ConfigSource } from './config-source.ts';
@@ -17,6 +18,8 @@ export interface LiveConfigSourcesOptions {
   /** The local layers as read at start (see readLocalLayers). */
   local: LocalLayers;
   logger: Logger;
+  /** The service's registry: the config store, the config centre and Vault report in it. */
+  metrics: Registry;
 }
 
 /**
@@ -30,6 +33,7 @@ export async function liveConfigSources(options: LiveConfigSourcesOptions): Prom
   const sources: ConfigSource[] = [...local.below];
   const retry = {
     logger: options.logger,
+    metrics: options.metrics,
     retryInitialMs: settings.CONFIG_REMOTE_RETRY_INITIAL_MS,
     retryMaxMs: settings.CONFIG_REMOTE_RETRY_MAX_MS,
   };
@@ -59,7 +63,7 @@ export async function liveConfigSources(options: LiveConfigSourcesOptions): Prom
   if (settings.VAULT_ADDR !== undefined) {
     sources.push(
       vaultConfigSource({
-        client: vaultClientFrom(settings, options.logger),
+        client: vaultClientFrom(settings, options.logger, options.metrics),
         logger: options.logger,
         mount: settings.VAULT_KV_MOUNT,
         path: settings.VAULT_SECRET_PATH,
@@ -71,7 +75,11 @@ export async function liveConfigSources(options: LiveConfigSourcesOptions): Prom
   return sources;
 }
 
-function vaultClientFrom(settings: Static<typeof sourceSettingsSchema>, logger: Logger): VaultClient {
+function vaultClientFrom(
+  settings: Static<typeof sourceSettingsSchema>,
+  logger: Logger,
+  metrics: Registry,
+): VaultClient {
   const method = settings.VAULT_AUTH_METHOD;
   const mount = settings.VAULT_AUTH_MOUNT ?? method;
   if (method === 'approle') {
@@ -90,6 +98,7 @@ function vaultClientFrom(settings: Static<typeof sourceSettingsSchema>, logger: 
   return new VaultClient({
     address: settings.VAULT_ADDR ?? '',
     logger,
+    metrics,
     timeoutMs: settings.VAULT_TIMEOUT_MS,
     auth:
       method === 'approle'
@@ -108,5 +117,8 @@ export async function openLiveConfig<S extends TObject>(
   schema: S,
   options: LiveConfigSourcesOptions,
 ): Promise<ConfigStore<S>> {
-  return ConfigStore.open(schema, await liveConfigSources(options), { logger: options.logger });
+  return ConfigStore.open(schema, await liveConfigSources(options), {
+    logger: options.logger,
+    metrics: options.metrics,
+  });
 }

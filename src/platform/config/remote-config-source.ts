@@ -1,6 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
-import { sharedCounter, sharedGauge } from '../resilience/prom-metric.ts';
+import type { Registry } from 'prom-client';
+import { counter, gauge } from '../metrics/metrics-registry.ts';
 import { ReconnectDelays } from '../resilience/reconnect-delays.ts';
 import type { ConfigLayer, ConfigSource } from './config-source.ts';
 
@@ -21,14 +22,18 @@ export interface RemoteFollower {
 export interface RemoteSourceOptions {
   name: string;
   logger: Logger;
+  /** Where `config_remote_up` and `config_remote_failures_total` are registered. */
+  metrics: Registry;
   retryInitialMs: number;
   retryMaxMs: number;
 }
 
-const remoteUp = () =>
-  sharedGauge('config_remote_up', '1 while the remote config centre is reachable and watched.', ['source']);
-const remoteFailures = () =>
-  sharedCounter('config_remote_failures_total', 'Failed reads or watches of the remote config centre.', [
+const remoteUp = (registry: Registry) =>
+  gauge(registry, 'config_remote_up', '1 while the remote config centre is reachable and watched.', [
+    'source',
+  ]);
+const remoteFailures = (registry: Registry) =>
+  counter(registry, 'config_remote_failures_total', 'Failed reads or watches of the remote config centre.', [
     'source',
   ]);
 
@@ -40,6 +45,8 @@ const remoteFailures = () =>
  */
 export function remoteConfigSource(follower: RemoteFollower, options: RemoteSourceOptions): ConfigSource {
   const { logger, name } = options;
+  const up = remoteUp(options.metrics);
+  const failed = remoteFailures(options.metrics);
   let cached: ConfigLayer | undefined;
   const controller = new AbortController();
 
@@ -48,7 +55,7 @@ export function remoteConfigSource(follower: RemoteFollower, options: RemoteSour
     async load() {
       if (cached === undefined) {
         cached = await follower.fetch(AbortSignal.any([controller.signal, AbortSignal.timeout(10_000)]));
-        remoteUp().set({ source: name }, 1);
+        up.set({ source: name }, 1);
       }
       return cached;
     },
@@ -64,7 +71,7 @@ export function remoteConfigSource(follower: RemoteFollower, options: RemoteSour
                 { source: name, failed_attempts: failures },
                 'config centre reachable again; watch resumed',
               );
-              remoteUp().set({ source: name }, 1);
+              up.set({ source: name }, 1);
             }
             failures = 0;
             delays.reset();
@@ -75,8 +82,8 @@ export function remoteConfigSource(follower: RemoteFollower, options: RemoteSour
           } catch (error) {
             if (controller.signal.aborted) break;
             failures += 1;
-            remoteFailures().inc({ source: name });
-            remoteUp().set({ source: name }, 0);
+            failed.inc({ source: name });
+            up.set({ source: name }, 0);
             const delayMs = delays.next();
             const fields = {
               source: name,

@@ -1,11 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
+import type { Counter, Registry } from 'prom-client';
 import { HttpCallError, requestJson } from '../http/json-http.ts';
-import { sharedCounter } from '../resilience/prom-metric.ts';
+import { counter } from '../metrics/metrics-registry.ts';
 import { ReconnectDelays } from '../resilience/reconnect-delays.ts';
 
-const authEvents = () =>
-  sharedCounter(
+const authEvents = (registry: Registry) =>
+  counter(
+    registry,
     'vault_auth_events_total',
     'Vault token events: login, login_failure, renewal, renewal_failure.',
     ['event'],
@@ -19,6 +21,8 @@ export interface VaultClientOptions {
   address: string;
   auth: VaultAuth;
   logger: Logger;
+  /** Where `vault_auth_events_total` is registered. */
+  metrics: Registry;
   /** Bound on each HTTP call to Vault. */
   timeoutMs: number;
   /** Renew when this fraction of the token's TTL has passed (Vault Agent uses about two thirds). */
@@ -48,6 +52,7 @@ interface AuthResponse {
  */
 export class VaultClient {
   readonly #options: VaultClientOptions;
+  readonly #authEvents: Counter<'event'>;
   #token: string | undefined;
   #ttlSeconds = 0;
   #renewable = false;
@@ -60,6 +65,7 @@ export class VaultClient {
 
   constructor(options: VaultClientOptions) {
     this.#options = options;
+    this.#authEvents = authEvents(options.metrics);
   }
 
   get tokenTtlSeconds(): number {
@@ -88,7 +94,7 @@ export class VaultClient {
     this.#adopt(response);
     this.#nearMaxTtl = false;
     this.stats.logins += 1;
-    authEvents().inc({ event: 'login' });
+    this.#authEvents.inc({ event: 'login' });
     this.#options.logger.info(
       { vault_auth: auth.method, ttl_s: this.#ttlSeconds, renewable: this.#renewable },
       'logged in to Vault',
@@ -143,14 +149,14 @@ export class VaultClient {
         const response = (await this.#request('POST', '/v1/auth/token/renew-self', {})) as AuthResponse;
         this.#adopt(response);
         this.stats.renewals += 1;
-        authEvents().inc({ event: 'renewal' });
+        this.#authEvents.inc({ event: 'renewal' });
         // A renewal that grants less than before means the max TTL is close: the next turn logs in instead.
         this.#nearMaxTtl = this.#ttlSeconds < previousTtl;
         logger.debug({ ttl_s: this.#ttlSeconds, near_max_ttl: this.#nearMaxTtl }, 'Vault token renewed');
         return;
       } catch (error) {
         this.stats.renewalFailures += 1;
-        authEvents().inc({ event: 'renewal_failure' });
+        this.#authEvents.inc({ event: 'renewal_failure' });
         logger.warn({ reason: (error as Error).message }, 'Vault token renewal failed; logging in again');
       }
     }
@@ -163,7 +169,7 @@ export class VaultClient {
         await this.login();
         return;
       } catch (error) {
-        authEvents().inc({ event: 'login_failure' });
+        this.#authEvents.inc({ event: 'login_failure' });
         const retryMs = delays.next();
         logger.warn(
           { attempt, retry_in_ms: retryMs, reason: (error as Error).message },

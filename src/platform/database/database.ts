@@ -1,7 +1,8 @@
 import { Kysely, type KyselyPlugin, PostgresDialect, sql } from 'kysely';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import { DependencyError } from '../errors/app-error.ts';
-import { reportPool } from '../metrics/db-pool-metrics.ts';
+import { type PoolCounts, reportPool } from '../metrics/db-pool-metrics.ts';
 import { tracedPool } from '../tracing/sql-tracing.ts';
 import { tracingStarted } from '../tracing/tracing-state.ts';
 
@@ -29,12 +30,19 @@ export interface DatabaseOptions {
   connectTimeoutMs: number;
   statementTimeoutMs: number;
   applicationName: string;
+  /** Where the pool's states are reported (`db_pool_connections`); one-off commands such as migrate have none. */
+  metrics?: Registry;
   /**
    * Read each time the pool opens a connection, so a rotated password (a reloaded secret file or Vault version)
    * is used by new connections without a restart; replaces any password in the URL.
    */
   password?: () => string | Promise<string>;
   plugins?: KyselyPlugin[];
+}
+
+/** Returns the function that stops reporting. */
+function reportPoolIn(registry: Registry | undefined, read: () => PoolCounts): () => void {
+  return registry ? reportPool(registry, read) : () => {};
 }
 
 export function databaseKind(url: string): DatabaseKind {
@@ -88,7 +96,7 @@ async function openPostgres<DB>(options: DatabaseOptions): Promise<Database<DB>>
     dialect: new PostgresDialect({ pool: queried }),
     plugins: options.plugins ?? [],
   });
-  const stopReporting = reportPool(() => ({
+  const stopReporting = reportPoolIn(options.metrics, () => ({
     inUse: pool.totalCount - pool.idleCount,
     idle: pool.idleCount,
     waiting: pool.waitingCount,
@@ -125,7 +133,7 @@ async function openPGlite<DB>(options: DatabaseOptions): Promise<Database<DB>> {
     plugins: options.plugins ?? [],
   });
   // One embedded connection: in use while leased, idle otherwise; callers queue on its mutex.
-  const stopReporting = reportPool(() => ({
+  const stopReporting = reportPoolIn(options.metrics, () => ({
     inUse: pool.leased,
     idle: 1 - pool.leased,
     waiting: pool.waiting,

@@ -5,12 +5,12 @@ import Fastify, {
   type RawRequestDefaultExpression,
 } from 'fastify';
 import type { Bindings, ChildLoggerOptions, Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { ErrorObserver } from '../errors/problem-details.ts';
 import type { HealthRegistry } from '../health/health-registry.ts';
 import { registerHealthRoutes } from '../health/health-routes.ts';
 import { errorCounter } from '../metrics/error-metrics.ts';
 import { HttpMetrics } from '../metrics/http-metrics.ts';
-import { configureMetrics, type MetricsIdentity } from '../metrics/metrics-registry.ts';
 import { registerMetricsRoute } from '../metrics/metrics-route.ts';
 import { newTraceId, traceIdFromTraceparent } from '../tracing/trace-context.ts';
 import { type HttpTracing, TRACE_IDS_BOUND } from '../tracing/tracing-hooks.ts';
@@ -32,9 +32,9 @@ export interface HttpServerOptions {
   maxHeaderBytes?: number;
   /** Derives the request's trace id; the default follows `traceparent` or makes a new one. */
   traceId?: (headers: Record<string, string | string[] | undefined>) => string;
-  /** Prometheus metrics at GET /metrics (HTTP RED, errors by kind, runtime) under these default labels. */
-  metrics?: MetricsIdentity;
-  /** This instance is a canary right now (the HTTP metrics' `canary` label), read per request; default metrics.canary. */
+  /** The service's metrics registry, served at GET /metrics; the HTTP RED metrics and errors by kind join it. */
+  metrics?: Registry;
+  /** This instance is a canary right now (the HTTP metrics' `canary` label), read per request; default false. */
   canary?: () => boolean;
   /** Fault injection for monitoring tests, read per request (reloadable); off while both ratios are 0. */
   faults?: () => FaultSettings;
@@ -56,10 +56,9 @@ const defaultTraceId: NonNullable<HttpServerOptions['traceId']> = (headers) =>
 export async function createHttpServer(options: HttpServerOptions): Promise<FastifyInstance> {
   const tracing = options.tracing;
   const fallbackTraceId = options.traceId ?? defaultTraceId;
-  if (options.metrics) configureMetrics(options.metrics);
-  const identity = options.metrics;
-  const metrics = identity
-    ? new HttpMetrics({ canary: options.canary ?? (() => identity.canary) })
+  const registry = options.metrics;
+  const metrics = registry
+    ? new HttpMetrics({ registry, canary: options.canary ?? (() => false) })
     : undefined;
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
@@ -97,7 +96,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
   });
   installStrictValidation(app);
-  const countError = options.metrics ? errorCounter() : undefined;
+  const countError = registry ? errorCounter(registry) : undefined;
   const onError = options.onError;
   installProblemHandler(
     app,
@@ -124,7 +123,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
   app.removeContentTypeParser('text/plain');
 
   await registerHealthRoutes(app, options.health);
-  if (options.metrics) registerMetricsRoute(app);
+  if (registry) registerMetricsRoute(app, registry);
   return app;
 }
 

@@ -1,4 +1,5 @@
-import { Gauge, register } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { gauge } from './metrics-registry.ts';
 
 export interface PoolCounts {
   inUse: number;
@@ -6,14 +7,20 @@ export interface PoolCounts {
   waiting: number;
 }
 
-const pools = new Set<() => PoolCounts>();
+/** The pools reported in each registry; the gauge sums them at scrape time. */
+const poolsOf = new WeakMap<Registry, Set<() => PoolCounts>>();
 
-if (!register.getSingleMetric('db_pool_connections')) {
-  new Gauge({
-    name: 'db_pool_connections',
-    help: 'Database pool connections by state: in_use (leased), idle (open, free), waiting (callers queued for one).',
-    labelNames: ['state'],
-    collect() {
+function poolsReportedIn(registry: Registry): Set<() => PoolCounts> {
+  const known = poolsOf.get(registry);
+  if (known) return known;
+  const pools = new Set<() => PoolCounts>();
+  poolsOf.set(registry, pools);
+  gauge(
+    registry,
+    'db_pool_connections',
+    'Database pool connections by state: in_use (leased), idle (open, free), waiting (callers queued for one).',
+    ['state'],
+    function collect() {
       let inUse = 0;
       let idle = 0;
       let waiting = 0;
@@ -27,11 +34,13 @@ if (!register.getSingleMetric('db_pool_connections')) {
       this.set({ state: 'idle' }, idle);
       this.set({ state: 'waiting' }, waiting);
     },
-  });
+  );
+  return pools;
 }
 
 /** Reports a pool in `db_pool_connections`, read at scrape time; returns the function that stops reporting it. */
-export function reportPool(read: () => PoolCounts): () => void {
+export function reportPool(registry: Registry, read: () => PoolCounts): () => void {
+  const pools = poolsReportedIn(registry);
   pools.add(read);
   return () => pools.delete(read);
 }

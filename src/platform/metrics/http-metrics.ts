@@ -1,7 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { Gauge, register } from 'prom-client';
-import { sharedCounter } from '../resilience/prom-metric.ts';
-import { sharedHistogram } from './metrics-registry.ts';
+import type { Registry } from 'prom-client';
+import { counter, gauge, histogram } from './metrics-registry.ts';
 
 /** 0.8 and 1 are bounds so that "P99 above 800 ms" and "slower than 1 s" are decidable from the buckets. */
 export const HTTP_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.8, 1, 2.5, 5, 10];
@@ -12,39 +11,50 @@ export const UNMATCHED_ROUTE = 'unmatched';
 type HttpLabel = 'method' | 'route' | 'status_code' | 'canary';
 type HttpLabels = Record<HttpLabel, string>;
 
-const requestDuration = () =>
-  sharedHistogram<HttpLabel>(
+const requestDuration = (registry: Registry) =>
+  histogram<HttpLabel>(
+    registry,
     'http_request_duration_seconds',
     'HTTP request duration, from the request reaching the handler chain to the last byte written, by route template.',
     ['method', 'route', 'status_code', 'canary'],
     HTTP_DURATION_BUCKETS,
   );
-const requestsTotal = () =>
-  sharedCounter<HttpLabel>('http_requests_total', 'HTTP requests answered, by route template.', [
+const requestsTotal = (registry: Registry) =>
+  counter<HttpLabel>(registry, 'http_requests_total', 'HTTP requests answered, by route template.', [
     'method',
     'route',
     'status_code',
     'canary',
   ]);
-const slowRequestsTotal = () =>
-  sharedCounter<'method' | 'route' | 'canary'>(
+const slowRequestsTotal = (registry: Registry) =>
+  counter<'method' | 'route' | 'canary'>(
+    registry,
     'http_slow_requests_total',
     'HTTP requests slower than SLOW_REQUEST_MS (each also logged at WARN with slow: true).',
     ['method', 'route', 'canary'],
   );
 
-let inFlight = 0;
-function requestClosed(): void {
-  inFlight -= 1;
+/** Requests in flight per registry: a plain number on the hot path, read by the gauge at scrape time. */
+interface InFlight {
+  count: number;
+  closed: () => void;
 }
-if (!register.getSingleMetric('http_requests_in_flight')) {
-  new Gauge({
-    name: 'http_requests_in_flight',
-    help: 'HTTP requests being served right now.',
-    collect() {
-      this.set(inFlight);
+const inFlightOf = new WeakMap<Registry, InFlight>();
+
+function inFlightIn(registry: Registry): InFlight {
+  const known = inFlightOf.get(registry);
+  if (known) return known;
+  const inFlight: InFlight = {
+    count: 0,
+    closed: () => {
+      inFlight.count -= 1;
     },
+  };
+  inFlightOf.set(registry, inFlight);
+  gauge(registry, 'http_requests_in_flight', 'HTTP requests being served right now.', [], function collect() {
+    this.set(inFlight.count);
   });
+  return inFlight;
 }
 
 /** Stands in for the route config of requests that never reached a route. */
@@ -55,22 +65,27 @@ const NO_ROUTE_CONFIG = {};
  * no strings or objects; the in-flight count is a plain number read at scrape time.
  */
 export class HttpMetrics {
-  readonly #duration = requestDuration();
-  readonly #total = requestsTotal();
-  readonly #slow = slowRequestsTotal();
+  readonly #duration: ReturnType<typeof requestDuration>;
+  readonly #total: ReturnType<typeof requestsTotal>;
+  readonly #slow: ReturnType<typeof slowRequestsTotal>;
+  readonly #inFlight: InFlight;
   /** Read per request: Argo Rollouts relabels a promoted canary pod in place, without a restart. */
   readonly #canary: () => boolean;
   /** route config object (stable per route) → method → status * 2 + canary → labels */
   readonly #labels = new WeakMap<object, Map<string, Map<number, HttpLabels>>>();
 
-  constructor(options: { canary: () => boolean }) {
+  constructor(options: { registry: Registry; canary: () => boolean }) {
+    this.#duration = requestDuration(options.registry);
+    this.#total = requestsTotal(options.registry);
+    this.#slow = slowRequestsTotal(options.registry);
+    this.#inFlight = inFlightIn(options.registry);
     this.#canary = options.canary;
   }
 
   /** Counts the request in flight until its response closes: 'close' comes once, finished or aborted. */
   requestStarted(reply: FastifyReply): void {
-    inFlight += 1;
-    reply.raw.on('close', requestClosed);
+    this.#inFlight.count += 1;
+    reply.raw.on('close', this.#inFlight.closed);
   }
 
   requestCompleted(

@@ -16,7 +16,8 @@ import {
   wrap,
 } from 'cockatiel';
 import type { Logger } from 'pino';
-import { sharedGauge } from './prom-metric.ts';
+import type { Gauge, Registry } from 'prom-client';
+import { gauge } from '../metrics/metrics-registry.ts';
 
 export interface CallPolicySettings {
   /** Bound on the whole call, retries and bulkhead queueing included: the caller never waits longer. */
@@ -41,8 +42,10 @@ export type BreakerStateName = 'closed' | 'half-open' | 'open';
 /** The reserved metric: 0 closed, 1 half-open, 2 open. */
 export const BREAKER_STATE_VALUE: Record<BreakerStateName, number> = { closed: 0, 'half-open': 1, open: 2 };
 
-const breakerGauge = () =>
-  sharedGauge('circuit_breaker_state', 'Circuit breaker state: 0 closed, 1 half-open, 2 open.', ['breaker']);
+const breakerGauge = (registry: Registry) =>
+  gauge(registry, 'circuit_breaker_state', 'Circuit breaker state: 0 closed, 1 half-open, 2 open.', [
+    'breaker',
+  ]);
 
 function stateName(state: CircuitState): BreakerStateName {
   if (state === CircuitState.HalfOpen) return 'half-open';
@@ -64,6 +67,8 @@ export interface CallPolicyOptions {
   /** Names the breaker in logs and in `circuit_breaker_state{breaker}`. */
   name: string;
   logger: Logger;
+  /** The service's registry, where `circuit_breaker_state` is reported. */
+  metrics: Registry;
   /** Failures worth another attempt (connection refused, 502/503/504, 429); attempt timeouts always are. */
   isRetryable: (error: Error) => boolean;
   /** Failures that count against the breaker; a 400 caused by our own request, for instance, does not. */
@@ -78,6 +83,7 @@ export interface CallPolicyOptions {
  */
 export class CallPolicy {
   readonly #options: CallPolicyOptions;
+  readonly #breakerGauge: Gauge<'breaker'>;
   #policy!: IPolicy;
   #breakerState: BreakerStateName = 'closed';
   #disposers: { dispose(): void }[] = [];
@@ -85,6 +91,7 @@ export class CallPolicy {
 
   constructor(settings: CallPolicySettings, options: CallPolicyOptions) {
     this.#options = options;
+    this.#breakerGauge = breakerGauge(options.metrics);
     this.update(settings);
   }
 
@@ -113,7 +120,7 @@ export class CallPolicy {
         if (next === this.#breakerState) return;
         const previous = this.#breakerState;
         this.#breakerState = next;
-        breakerGauge().set({ breaker: name }, BREAKER_STATE_VALUE[next]);
+        this.#breakerGauge.set({ breaker: name }, BREAKER_STATE_VALUE[next]);
         const fields = { breaker: name, from: previous, to: next };
         if (next === 'open') logger.warn(fields, `circuit breaker ${name} opened: calls fail fast`);
         else
@@ -152,7 +159,7 @@ export class CallPolicy {
       );
     }
     this.#breakerState = 'closed';
-    breakerGauge().set({ breaker: name }, 0);
+    this.#breakerGauge.set({ breaker: name }, 0);
   }
 
   /** Runs `call` under the policy; `signal` aborts when its attempt (or the whole budget) times out. */

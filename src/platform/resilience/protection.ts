@@ -3,10 +3,12 @@ import underPressure, {
   type FastifyUnderPressureOptions as UnderPressureOptions,
 } from '@fastify/under-pressure';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Registry } from 'prom-client';
 import { Type } from 'typebox';
 import { BusinessError, DependencyError } from '../errors/app-error.ts';
 import { PROBLEM_CONTENT_TYPE, toProblem } from '../errors/problem-details.ts';
 import { errorCounter } from '../metrics/error-metrics.ts';
+import { EventLoopDelayWindow } from './event-loop-delay.ts';
 
 export const protectionConfigProperties = {
   RATE_LIMIT_MAX: Type.Integer({
@@ -33,7 +35,7 @@ export const protectionConfigProperties = {
     minimum: 0,
     default: 1_000,
     description:
-      'Answer 503 with Retry-After while the mean event-loop delay is above this (0 turns the check off).',
+      'Answer 503 with Retry-After while the mean event-loop delay over the last second is above this (0 turns the check off). Measured from the moment the server listens: start-up work never counts.',
   }),
   LOAD_SHED_MAX_HEAP_USED_BYTES: Type.Integer({
     minimum: 0,
@@ -76,20 +78,59 @@ export interface ProtectionSettings {
 
 const isProbe = (request: FastifyRequest) => request.routeOptions.config?.probe === true;
 
+/** The event-loop delay is the mean over windows of this length. */
+const EVENT_LOOP_WINDOW_MS = 1_000;
+
 /**
  * Load shedding, per-client rate limiting and the header-count limit, as an app plugin. `settings` is read per
  * request, so reloaded rate limits apply at once. Probes are exempt: shedding liveness would get healthy but busy
  * pods restarted. Both refusals are problem+json through the central handler.
  */
-export function protectionPlugin(settings: () => ProtectionSettings) {
+export function protectionPlugin(settings: () => ProtectionSettings, metrics: Registry) {
   return async (app: FastifyInstance): Promise<void> => {
     const initial = settings();
     app.server.maxHeadersCount = initial.HEADER_COUNT_LIMIT;
     // A shed request never reaches the problem handler, so it is counted here, as the dependency error it is.
-    const countError = errorCounter();
+    const countError = errorCounter(metrics);
+
+    const shed = (request: FastifyRequest, reply: FastifyReply, type: string, value: number | undefined) => {
+      if (isProbe(request)) return undefined;
+      countError('dependency');
+      const error = new DependencyError('capacity', {
+        code: 'overloaded',
+        detail: `The service is overloaded (${type}${value === undefined ? '' : ` ${Math.round(value)}`}); retry after the Retry-After delay.`,
+      });
+      reply
+        .code(503)
+        .header('retry-after', String(initial.LOAD_SHED_RETRY_AFTER_S))
+        .type(PROBLEM_CONTENT_TYPE)
+        .serializer(JSON.stringify);
+      return toProblem(error, request.url.split('?')[0] ?? request.url, request.id);
+    };
+
+    // under-pressure measures the event loop from its registration on, so start-up (seconds of synchronous work at
+    // a fifth of a CPU) read as overload and shed requests in the seconds after ready. This window starts at listen.
+    const maxDelayMs = initial.LOAD_SHED_MAX_EVENT_LOOP_DELAY_MS;
+    if (maxDelayMs > 0) {
+      const loopDelay = new EventLoopDelayWindow(EVENT_LOOP_WINDOW_MS);
+      app.addHook('onListen', (done) => {
+        loopDelay.start();
+        done();
+      });
+      app.addHook('onClose', (_instance, done) => {
+        loopDelay.stop();
+        done();
+      });
+      app.addHook('onRequest', (request, reply, done) => {
+        const delayMs = loopDelay.delayMs;
+        const problem = delayMs > maxDelayMs ? shed(request, reply, 'eventLoopDelay', delayMs) : undefined;
+        if (problem === undefined) done();
+        else reply.send(problem);
+      });
+    }
 
     await app.register(underPressure, {
-      maxEventLoopDelay: initial.LOAD_SHED_MAX_EVENT_LOOP_DELAY_MS,
+      maxEventLoopDelay: 0,
       maxHeapUsedBytes: initial.LOAD_SHED_MAX_HEAP_USED_BYTES,
       maxRssBytes: initial.LOAD_SHED_MAX_RSS_BYTES,
       retryAfter: initial.LOAD_SHED_RETRY_AFTER_S,
@@ -101,20 +142,7 @@ export function protectionPlugin(settings: () => ProtectionSettings) {
         reply: FastifyReply,
         type: string,
         value: number | undefined,
-      ) => {
-        if (isProbe(request)) return undefined;
-        countError('dependency');
-        const error = new DependencyError('capacity', {
-          code: 'overloaded',
-          detail: `The service is overloaded (${type}${value === undefined ? '' : ` ${Math.round(value)}`}); retry after the Retry-After delay.`,
-        });
-        reply
-          .code(503)
-          .header('retry-after', String(initial.LOAD_SHED_RETRY_AFTER_S))
-          .type(PROBLEM_CONTENT_TYPE)
-          .serializer(JSON.stringify);
-        return toProblem(error, request.url.split('?')[0] ?? request.url, request.id);
-      }) as unknown as UnderPressureOptions['pressureHandler'],
+      ) => shed(request, reply, type, value)) as unknown as UnderPressureOptions['pressureHandler'],
     });
 
     await app.register(rateLimit, {

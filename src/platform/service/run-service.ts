@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import { type TObject, Type } from 'typebox';
 import type { ConfigStore } from '../config/config-store.ts';
 import { describeConfig } from '../config/describe-config.ts';
@@ -9,6 +10,7 @@ import { platformConfigProperties } from '../config/platform-config-schema.ts';
 import { HealthRegistry } from '../health/health-registry.ts';
 import { Lifecycle } from '../lifecycle/lifecycle.ts';
 import { createLogger } from '../logging/logger.ts';
+import { createMetricsRegistry } from '../metrics/metrics-registry.ts';
 import type { Tracing } from '../tracing/tracing-hooks.ts';
 import type { ServiceStart } from './start-service.ts';
 
@@ -32,6 +34,8 @@ export interface ServiceRuntime<S extends TObject> {
   /** Whatever the service opens, it hands its closer to the lifecycle right away. */
   lifecycle: Lifecycle;
   health: HealthRegistry;
+  /** The service's one metrics registry: whatever registers a metric gets it, and GET /metrics serves it. */
+  metrics: Registry;
   tracing: Tracing | undefined;
 }
 
@@ -59,7 +63,12 @@ export async function runService<S extends TObject>(
     level: startup.LOG_LEVEL,
     ...(tracing ? { mixin: tracing.logFields } : {}),
   });
-  const configStore = await openLiveConfig(schema, { local: layers, logger });
+  const metrics = createMetricsRegistry({
+    service: startup.SERVICE_NAME,
+    version: startup.APP_VERSION,
+    canary: startup.CANARY,
+  });
+  const configStore = await openLiveConfig(schema, { local: layers, logger, metrics });
   // The schema carries the platform keys (see its type), so the store can be read through them.
   const platform = configStore as unknown as ConfigStore<typeof runSchema>;
   const config = platform.values;
@@ -106,6 +115,7 @@ export async function runService<S extends TObject>(
     config: configStore.values,
     lifecycle,
     health,
+    metrics,
     tracing,
   });
   lifecycle.onShutdown('http server', () => {

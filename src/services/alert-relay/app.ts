@@ -1,9 +1,9 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { HealthRegistry } from '../../platform/health/health-registry.ts';
 import { createHttpServer } from '../../platform/http/create-http-server.ts';
-import type { MetricsIdentity } from '../../platform/metrics/metrics-registry.ts';
 import type { HttpTracing } from '../../platform/tracing/tracing-hooks.ts';
 import type { MttrTracker } from './mttr.ts';
 import type { NotificationDispatcher } from './notification-dispatcher.ts';
@@ -20,8 +20,10 @@ export interface RelayAppDependencies {
   /** Alertmanager groups up to `max_alerts` alerts per POST; 1 MiB holds about a thousand. */
   bodyLimitBytes?: number;
   requestTimeoutMs?: number;
-  /** GET /metrics (HTTP RED, runtime, the relay's own counters) under these default labels. */
-  metrics: MetricsIdentity;
+  /** The relay's registry, served at GET /metrics (HTTP RED, runtime, the relay's own counters). */
+  metrics: Registry;
+  /** This instance is a canary (the HTTP metrics' `canary` label), read per request. */
+  canary?: () => boolean;
   /** When tracing runs: request ids are trace ids and server spans are named after the route. */
   tracing?: HttpTracing;
   /** Platform plugins registered before the routes, in order. */
@@ -37,6 +39,7 @@ export async function buildRelayApp(deps: RelayAppDependencies): Promise<Fastify
     requestTimeoutMs: deps.requestTimeoutMs ?? 30_000,
     slowRequestMs: () => 5_000,
     metrics: deps.metrics,
+    ...(deps.canary ? { canary: deps.canary } : {}),
     ...(deps.tracing ? { tracing: deps.tracing } : {}),
   });
   for (const plugin of deps.plugins ?? []) await plugin(app);

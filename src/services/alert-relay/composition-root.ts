@@ -17,13 +17,14 @@ export function runRelayService(start: ServiceStart): Promise<void> {
   return runService(
     start,
     relayConfigSchema,
-    async ({ logger, configStore, config, health, tracing, lifecycle }) => {
+    async ({ logger, configStore, config, health, metrics, tracing, lifecycle }) => {
       // Restart-only keys are read from the snapshot; the remediation settings through configStore.values.
       const components = createRelayComponents({
         config,
         current: () => configStore.values,
         kubernetesUrl: config.KUBERNETES_API_URL ?? inClusterApiUrl(),
         logger,
+        metrics,
       });
       const restoreTimer = setInterval(() => {
         void components.remediator.restoreFloors();
@@ -39,7 +40,8 @@ export function runRelayService(start: ServiceStart): Promise<void> {
         logger,
         health,
         ...components,
-        metrics: { service: config.SERVICE_NAME, version: config.APP_VERSION, canary: config.CANARY },
+        metrics,
+        canary: () => configStore.values.CANARY,
         requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
         ...(tracing ? { tracing: tracing.http } : {}),
       });

@@ -1,7 +1,6 @@
 import type { Logger } from 'pino';
-import { Gauge, type Histogram, register } from 'prom-client';
-import { sharedHistogram } from '../../platform/metrics/metrics-registry.ts';
-import { sharedCounter } from '../../platform/resilience/prom-metric.ts';
+import type { Counter, Histogram, Registry } from 'prom-client';
+import { counter, gauge, histogram } from '../../platform/metrics/metrics-registry.ts';
 import type { WebhookAlert } from './alertmanager-payload.ts';
 import type { KubernetesApi, WorkloadRef } from './remediation/kubernetes-api.ts';
 import {
@@ -17,47 +16,48 @@ export const MTTR_BUCKETS = [5, 15, 30, 60, 120, 300, 600, 900, 1_800, 3_600, 7_
 export const MTTR_DEFINITION =
   'first failing signal (the alert startsAt) to the workload healthy again (ready replicas = desired, no container restart for MTTR_STABLE_S), observed through the Kubernetes API';
 
-const repairHistogram = (): Histogram<'namespace' | 'workload'> =>
-  sharedHistogram(
+const repairHistogram = (registry: Registry): Histogram<'namespace' | 'workload'> =>
+  histogram(
+    registry,
     'workload_mttr_seconds',
     `Time to repair per incident: ${MTTR_DEFINITION}.`,
     ['namespace', 'workload'],
     MTTR_BUCKETS,
   );
 
-const incidentsCounter = () =>
-  sharedCounter(
+const incidentsCounter = (registry: Registry): Counter<'outcome'> =>
+  counter(
+    registry,
     'workload_incidents_total',
     'Incidents watched to their end, by outcome (recovered, unrecovered).',
     ['outcome'],
   );
 
 /** How long alerts stayed open (startsAt to endsAt): the rule's window keeps them open after the repair. */
-const alertOpenHistogram = (): Histogram<'alertname'> =>
-  sharedHistogram(
+const alertOpenHistogram = (registry: Registry): Histogram<'alertname'> =>
+  histogram(
+    registry,
     'alert_open_seconds',
     'Time from an alert starting (startsAt) to its resolution (endsAt), per alert name; not the time to repair.',
     ['alertname'],
     MTTR_BUCKETS,
   );
 
-/** Tests build several relays in one process; the window gauge reports the latest tracker. */
-let latestTracker: MttrTracker | undefined;
-
-function windowGauge(): void {
-  if (register.getSingleMetric('workload_mttr_window_seconds')) return;
-  new Gauge({
-    name: 'workload_mttr_window_seconds',
-    help: 'Time to repair over the last MTTR_WINDOW_S, by quantile (0.5, 0.9); absent when no incident ended in it.',
-    labelNames: ['quantile'],
-    collect() {
+/** Read from the tracker at scrape time: the window moves on between incidents. */
+function windowGauge(registry: Registry, tracker: MttrTracker): void {
+  gauge(
+    registry,
+    'workload_mttr_window_seconds',
+    'Time to repair over the last MTTR_WINDOW_S, by quantile (0.5, 0.9); absent when no incident ended in it.',
+    ['quantile'],
+    function collect() {
       this.reset();
-      const overall = latestTracker?.summary().overall;
+      const overall = tracker.summary().overall;
       if (!overall) return;
       this.set({ quantile: '0.5' }, overall.p50_seconds);
       this.set({ quantile: '0.9' }, overall.p90_seconds);
     },
-  });
+  );
 }
 
 export interface MttrSettings {
@@ -155,8 +155,9 @@ export class MttrTracker {
   readonly #logger: Logger;
   readonly #settings: MttrSettings;
   readonly #now: () => number;
-  readonly #histogram = repairHistogram();
-  readonly #alertOpen = alertOpenHistogram();
+  readonly #histogram: Histogram<'namespace' | 'workload'>;
+  readonly #alertOpen: Histogram<'alertname'>;
+  readonly #incidentsTotal: Counter<'outcome'>;
   readonly #incidents = new Map<string, Incident>();
   /** `namespace/pod` of each alerting pod, to the incident it belongs to. */
   readonly #pods = new Map<string, string>();
@@ -168,6 +169,8 @@ export class MttrTracker {
   constructor(options: {
     kubernetes: KubernetesApi;
     logger: Logger;
+    /** The relay's registry; one tracker reports in it. */
+    metrics: Registry;
     settings: MttrSettings;
     now?: () => number;
   }) {
@@ -175,8 +178,10 @@ export class MttrTracker {
     this.#logger = options.logger;
     this.#settings = options.settings;
     this.#now = options.now ?? Date.now;
-    windowGauge();
-    latestTracker = this;
+    this.#histogram = repairHistogram(options.metrics);
+    this.#alertOpen = alertOpenHistogram(options.metrics);
+    this.#incidentsTotal = incidentsCounter(options.metrics);
+    windowGauge(options.metrics, this);
   }
 
   /** A firing alert on a pod of `workload`: opens an incident, or moves an open one's start earlier. */
@@ -342,7 +347,7 @@ export class MttrTracker {
     this.#incidents.delete(incident.target);
     for (const [pod, target] of this.#pods) if (target === incident.target) this.#pods.delete(pod);
     if (recoveredAt === undefined) {
-      incidentsCounter().inc({ outcome: 'unrecovered' });
+      this.#incidentsTotal.inc({ outcome: 'unrecovered' });
       this.#logger.warn(
         { workload: incident.target, started_at: iso(incident.startedAt) },
         `incident on ${incident.target} not recovered after ${Math.round(this.#settings.watchMaxMs / 1000)} s of watching`,
@@ -364,7 +369,7 @@ export class MttrTracker {
       { namespace: incident.workload.namespace, workload: incident.workload.name },
       sample.seconds,
     );
-    incidentsCounter().inc({ outcome: 'recovered' });
+    this.#incidentsTotal.inc({ outcome: 'recovered' });
     this.#logger.info(
       {
         workload: incident.target,

@@ -1,10 +1,11 @@
 import type { Logger } from 'pino';
+import type { Counter, Registry } from 'prom-client';
+import { counter } from '../../platform/metrics/metrics-registry.ts';
 import {
   CallPolicy,
   type CallPolicySettings,
   isPolicyRejection,
 } from '../../platform/resilience/call-policy.ts';
-import { sharedCounter } from '../../platform/resilience/prom-metric.ts';
 import { occurrenceKey, type WebhookPayload } from './alertmanager-payload.ts';
 import type { ExpiringSet } from './expiring-set.ts';
 import { type Channel, type Notifier, NotifyError } from './notifiers/notifier.ts';
@@ -17,8 +18,8 @@ export interface DeliveryReport {
   failed: boolean;
 }
 
-const notificationsCounter = () =>
-  sharedCounter('alert_notifications_total', 'Alert notifications by channel and outcome.', [
+const notificationsCounter = (registry: Registry) =>
+  counter(registry, 'alert_notifications_total', 'Alert notifications by channel and outcome.', [
     'channel',
     'outcome',
   ]);
@@ -29,6 +30,8 @@ export interface DispatcherOptions {
   delivered: ExpiringSet;
   policy: CallPolicySettings;
   logger: Logger;
+  /** The relay's registry: notifications by outcome and each channel's breaker state. */
+  metrics: Registry;
 }
 
 /**
@@ -40,9 +43,11 @@ export interface DispatcherOptions {
 export class NotificationDispatcher {
   readonly #notifiers: Map<Channel, { notifier: Notifier; policy: CallPolicy }>;
   readonly #options: DispatcherOptions;
+  readonly #notifications: Counter<'channel' | 'outcome'>;
 
   constructor(options: DispatcherOptions) {
     this.#options = options;
+    this.#notifications = notificationsCounter(options.metrics);
     this.#notifiers = new Map(
       options.notifiers.map((notifier) => [
         notifier.channel,
@@ -53,6 +58,7 @@ export class NotificationDispatcher {
             {
               name: `notify-${notifier.channel}`,
               logger: options.logger,
+              metrics: options.metrics,
               isRetryable: (error) => !(error instanceof NotifyError) || error.retryable,
               isFailure: (error) =>
                 !(error instanceof NotifyError) || error.retryable || (error.status ?? 500) >= 500,
@@ -93,7 +99,7 @@ export class NotificationDispatcher {
               signal,
             ),
           );
-          notificationsCounter().inc({ channel, outcome: 'sent' });
+          this.#notifications.inc({ channel, outcome: 'sent' });
           report.channels[channel] = { outcome: 'sent', alerts: fresh.length };
           this.#options.logger.info(
             {
@@ -110,7 +116,7 @@ export class NotificationDispatcher {
         } catch (error) {
           for (const alert of fresh) this.#options.delivered.release(keyOf(alert));
           const outcome = isPolicyRejection(error) ? 'rejected' : 'failed';
-          notificationsCounter().inc({ channel, outcome });
+          this.#notifications.inc({ channel, outcome });
           report.channels[channel] = {
             outcome: 'failed',
             alerts: fresh.length,

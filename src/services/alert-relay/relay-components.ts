@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { Static } from 'typebox';
 import { ConfigError } from '../../platform/config/config-error.ts';
 import type { relayConfigSchema } from './config.ts';
@@ -105,8 +106,10 @@ export function createRelayComponents(options: {
   current: () => RelayConfig;
   kubernetesUrl: string;
   logger: Logger;
+  /** The relay's registry: notifications, breakers, remediations and MTTR are reported in it. */
+  metrics: Registry;
 }): RelayComponents {
-  const { config, logger } = options;
+  const { config, logger, metrics } = options;
   const webhookToken = required(
     config,
     'RELAY_WEBHOOK_TOKEN',
@@ -116,6 +119,7 @@ export function createRelayComponents(options: {
     notifiers: notifiersFrom(config),
     delivered: new ExpiringSet({ ttlMs: () => options.current().NOTIFY_DEDUPE_TTL_S * 1000 }),
     logger,
+    metrics,
     policy: {
       timeoutMs: config.NOTIFY_TIMEOUT_MS,
       attemptTimeoutMs: Math.min(config.NOTIFY_ATTEMPT_TIMEOUT_MS, config.NOTIFY_TIMEOUT_MS),
@@ -136,6 +140,7 @@ export function createRelayComponents(options: {
   const mttr = new MttrTracker({
     kubernetes,
     logger,
+    metrics,
     settings: {
       pollIntervalMs: config.MTTR_POLL_INTERVAL_MS,
       stableMs: config.MTTR_STABLE_S * 1000,
@@ -147,6 +152,7 @@ export function createRelayComponents(options: {
   const remediator = new Remediator({
     kubernetes,
     logger,
+    metrics,
     settings: () => remediationSettings(options.current()),
     onWorkloadAlert: (workload, alert) => mttr.open(workload, alert),
   });

@@ -1,6 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { ErrorObserver } from '../../platform/errors/problem-details.ts';
 import type { HealthRegistry } from '../../platform/health/health-registry.ts';
 import { createHttpServer } from '../../platform/http/create-http-server.ts';
@@ -15,8 +16,8 @@ export interface AppDependencies {
   health: HealthRegistry;
   service: UsersService;
   version: string;
-  /** The `service` label of every metric; defaults to user-service. */
-  serviceName?: string;
+  /** The service's registry, served at GET /metrics; the HTTP and error metrics join it. */
+  metrics: Registry;
   /** This instance is a canary (the `canary` label of the metrics), read per request so a promotion shows at once. */
   canary?: () => boolean;
   /** Fault injection for monitoring tests (FAULT_* keys), read per request. */
@@ -42,11 +43,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     bodyLimitBytes: deps.bodyLimitBytes,
     requestTimeoutMs: deps.requestTimeoutMs,
     slowRequestMs: deps.slowRequestMs,
-    metrics: {
-      service: deps.serviceName ?? 'user-service',
-      version: deps.version,
-      canary: deps.canary?.() ?? false,
-    },
+    metrics: deps.metrics,
     ...(deps.canary ? { canary: deps.canary } : {}),
     ...(deps.faults ? { faults: deps.faults } : {}),
     ...(deps.tracing ? { tracing: deps.tracing } : {}),

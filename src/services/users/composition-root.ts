@@ -14,8 +14,9 @@ export function runUsersService(start: ServiceStart): Promise<void> {
   return runService(
     start,
     usersConfigSchema,
-    async ({ logger, configStore, config, lifecycle, health, tracing }) => {
+    async ({ logger, configStore, config, lifecycle, health, metrics, tracing }) => {
       const storage = await openUsersStorage(config, logger, {
+        metrics,
         password: () => configStore.values.DATABASE_PASSWORD,
       });
       const { database } = storage;
@@ -30,6 +31,7 @@ export function runUsersService(start: ServiceStart): Promise<void> {
             url: config.RISK_SERVICE_URL,
             token: config.RISK_SERVICE_TOKEN,
             logger,
+            metrics,
             settings: riskPolicySettings(config),
           })
         : undefined;
@@ -40,7 +42,7 @@ export function runUsersService(start: ServiceStart): Promise<void> {
       const service = new UsersService({
         repository: storage.repository,
         idempotencyTtlMs: config.IDEMPOTENCY_TTL_HOURS * 3_600_000,
-        ...(risk ? { admission: riskAdmission(risk, logger) } : {}),
+        ...(risk ? { admission: riskAdmission(risk, logger, metrics) } : {}),
       });
       if (faultsOn(config)) {
         logger.warn(
@@ -60,7 +62,7 @@ export function runUsersService(start: ServiceStart): Promise<void> {
         health,
         service,
         version: config.APP_VERSION,
-        serviceName: config.SERVICE_NAME,
+        metrics,
         canary: () => configStore.values.CANARY,
         faults: () => configStore.values,
         ...(tracing ? { tracing: tracing.http } : {}),
@@ -69,7 +71,7 @@ export function runUsersService(start: ServiceStart): Promise<void> {
         docsEnabled: config.DOCS_ENABLED,
         slowRequestMs: () => configStore.values.SLOW_REQUEST_MS,
         maxHeaderBytes: config.HEADER_LIMIT_BYTES,
-        plugins: [protectionPlugin(() => configStore.values)],
+        plugins: [protectionPlugin(() => configStore.values, metrics)],
       });
       return { app, ready: { storage: database?.kind ?? 'memory' } };
     },

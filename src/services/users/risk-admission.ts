@@ -1,12 +1,14 @@
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import { BusinessError } from '../../platform/errors/app-error.ts';
+import { counter } from '../../platform/metrics/metrics-registry.ts';
 import { isPolicyRejection } from '../../platform/resilience/call-policy.ts';
-import { sharedCounter } from '../../platform/resilience/prom-metric.ts';
 import type { RiskClient } from './risk-client.ts';
 import type { AdmissionPolicy } from './users.service.ts';
 
-const riskChecks = () =>
-  sharedCounter(
+const riskChecksCounter = (registry: Registry) =>
+  counter(
+    registry,
     'risk_checks_total',
     'Risk checks by outcome: allow, review, deny, or degraded (service failed or breaker open; user pending_review).',
     ['outcome'],
@@ -17,13 +19,14 @@ const riskChecks = () =>
  * cannot be made (breaker open, timeout, errors after retries, bulkhead full) the registration still succeeds as
  * pending_review, with a WARN line: the degraded path, never a 500. No personal data reaches the log line.
  */
-export function riskAdmission(client: RiskClient, logger: Logger): AdmissionPolicy {
+export function riskAdmission(client: RiskClient, logger: Logger, metrics: Registry): AdmissionPolicy {
+  const riskChecks = riskChecksCounter(metrics);
   return async (candidate) => {
     let decision: string;
     try {
       ({ decision } = await client.check(candidate));
     } catch (error) {
-      riskChecks().inc({ outcome: 'degraded' });
+      riskChecks.inc({ outcome: 'degraded' });
       logger.warn(
         {
           dependency: 'risk-service',
@@ -35,7 +38,7 @@ export function riskAdmission(client: RiskClient, logger: Logger): AdmissionPoli
       );
       return 'pending_review';
     }
-    riskChecks().inc({ outcome: decision });
+    riskChecks.inc({ outcome: decision });
     if (decision === 'deny') {
       throw new BusinessError({
         status: 422,

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import { Type } from 'typebox';
 import { HttpCallError, requestJson } from '../../platform/http/json-http.ts';
 import { CallPolicy, type CallPolicySettings } from '../../platform/resilience/call-policy.ts';
@@ -118,6 +119,8 @@ export interface RiskClientOptions {
   url: string;
   token?: string | undefined;
   logger: Logger;
+  /** The service's registry, where the breaker's state is reported. */
+  metrics: Registry;
   settings: CallPolicySettings;
 }
 
@@ -133,6 +136,7 @@ export class RiskClient {
     this.policy = new CallPolicy(options.settings, {
       name: 'risk-service',
       logger: options.logger,
+      metrics: options.metrics,
       isRetryable: (error) => error instanceof RiskCallError && error.retryable,
       // A 4xx other than 408/429 is our request's fault, not the service failing: it must not open the breaker.
       isFailure: (error) =>

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import { type Database, openDatabase } from '../../platform/database/database.ts';
 import { migrateToLatest } from '../../platform/database/migrations.ts';
 import { MemoryUsersRepository } from './memory-users.repository.ts';
@@ -22,6 +23,8 @@ export interface UsersStorage {
 }
 
 export interface StorageOptions {
+  /** The service's registry, where the pool's states are reported. */
+  metrics?: Registry;
   /**
    * The current DATABASE_PASSWORD, read whenever the pool opens a connection: a rotated secret is picked up by
    * new connections without a restart. Without it the start-up password is fixed for the process lifetime.
@@ -45,6 +48,7 @@ export async function openUsersStorage(
     connectTimeoutMs: config.DB_CONNECT_TIMEOUT_MS,
     statementTimeoutMs: config.DB_STATEMENT_TIMEOUT_MS,
     applicationName: config.SERVICE_NAME,
+    ...(options.metrics ? { metrics: options.metrics } : {}),
   });
   return { repository: new PgUsersRepository(database.db), database };
 }

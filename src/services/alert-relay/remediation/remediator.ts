@@ -1,6 +1,7 @@
 import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
 import type { Logger } from 'pino';
-import { sharedCounter } from '../../../platform/resilience/prom-metric.ts';
+import type { Counter, Registry } from 'prom-client';
+import { counter } from '../../../platform/metrics/metrics-registry.ts';
 import { occurrenceKey, type WebhookAlert } from '../alertmanager-payload.ts';
 import type { REMEDIATION_MODES } from '../config.ts';
 import { ExpiringSet } from '../expiring-set.ts';
@@ -61,14 +62,16 @@ export interface RemediationRecord {
   fingerprint: string;
 }
 
-const remediationsCounter = () =>
-  sharedCounter('remediations_total', 'Self-healing actions by action and result.', ['action', 'result']);
+const remediationsCounter = (registry: Registry) =>
+  counter(registry, 'remediations_total', 'Self-healing actions by action and result.', ['action', 'result']);
 
 const ACTED = new Set<RemediationResult>(['success', 'dry_run']);
 
 export interface RemediatorOptions {
   kubernetes: KubernetesApi;
   logger: Logger;
+  /** The relay's registry, where `remediations_total` is reported. */
+  metrics: Registry;
   /** Read for every alert, so reloaded settings (dry-run on/off, budget) apply at once. */
   settings: () => RemediationSettings;
   /** A firing alert traced to its workload (whatever is then done or refused): where an incident starts. */
@@ -88,6 +91,7 @@ const describe = (workload: WorkloadRef) => `${workload.kind} ${workload.namespa
  */
 export class Remediator {
   readonly #options: RemediatorOptions;
+  readonly #remediations: Counter<'action' | 'result'>;
   readonly #now: () => number;
   readonly #seen: ExpiringSet;
   readonly #cordoned: ExpiringSet;
@@ -100,6 +104,7 @@ export class Remediator {
 
   constructor(options: RemediatorOptions) {
     this.#options = options;
+    this.#remediations = remediationsCounter(options.metrics);
     this.#now = options.now ?? Date.now;
     const settings = options.settings;
     this.#seen = new ExpiringSet({ ttlMs: () => 24 * 3_600_000, now: this.#now });
@@ -490,7 +495,7 @@ export class Remediator {
   }
 
   #record(record: RemediationRecord, settings: RemediationSettings): RemediationRecord {
-    remediationsCounter().inc({ action: record.action, result: record.result });
+    this.#remediations.inc({ action: record.action, result: record.result });
     const fields = { ...record, mode: settings.mode };
     const message = `remediation ${record.action} ${record.target}: ${record.result} (${record.detail})`;
     if (ACTED.has(record.result) || record.result === 'duplicate') this.#options.logger.info(fields, message);
