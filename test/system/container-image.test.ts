@@ -1,13 +1,16 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { EXTERNAL_PACKAGES } from '../../scripts/build.ts';
+import { pollUntil } from '../../scripts/lib/poll-until.ts';
 import { needs, TEST_DATABASE_URL } from '../support/requirements.ts';
+import { freePort } from '../support/server-instances.ts';
 
 /**
  * The container contract with a real engine: the image is built once (base images are local stand-ins for the
@@ -33,14 +36,6 @@ const POD_FLAGS = [
 const containers: string[] = [];
 let baseImage = '';
 
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 async function startContainer(name: string, extra: string[], env: Record<string, string>) {
   const port = await freePort();
   const envFlags = Object.entries(env).flatMap(([key, value]) => ['-e', `${key}=${value}`]);
@@ -63,17 +58,39 @@ async function startContainer(name: string, extra: string[], env: Record<string,
   return { id, url: `http://127.0.0.1:${port}` };
 }
 
-async function waitReady(url: string, deadlineMs = 60_000): Promise<number> {
+async function waitReady(url: string, timeoutMs = 60_000): Promise<number> {
   const started = performance.now();
-  while (performance.now() - started < deadlineMs) {
-    try {
+  await pollUntil(
+    async () => {
       const response = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2_000) });
       await response.arrayBuffer();
-      if (response.status === 200) return performance.now() - started;
-    } catch {}
-    await new Promise((resolve) => setTimeout(resolve, 100));
+      return response.status === 200;
+    },
+    { what: `${url} ready`, timeoutMs, intervalMs: 100 },
+  );
+  return performance.now() - started;
+}
+
+/** Resolves on the engine's first `start` event for the container after `sinceMs` (epoch ms): its restart. */
+async function startedAgain(id: string, sinceMs: number, timeoutMs: number): Promise<void> {
+  const events = spawn(
+    'docker',
+    [
+      'events',
+      '--filter',
+      `container=${id}`,
+      '--filter',
+      'event=start',
+      '--since',
+      (sinceMs / 1_000).toFixed(3),
+    ],
+    { stdio: ['ignore', 'pipe', 'ignore'] },
+  );
+  try {
+    await once(createInterface({ input: events.stdout }), 'line', { signal: AbortSignal.timeout(timeoutMs) });
+  } finally {
+    events.kill();
   }
-  throw new Error(`${url} not ready within ${deadlineMs} ms`);
 }
 
 /** Peak memory of the container's cgroup (v1 or v2), or undefined when the engine does not expose it. */
@@ -243,13 +260,15 @@ describe('container image', { skip, timeout: 900_000 }, () => {
     });
     await waitReady(url);
     // At 0.2 CPU the first seconds after start-up can trip load shedding (event-loop delay): retry briefly.
-    const deadline = Date.now() + 30_000;
-    let response = await fetch(`${url}/users`);
-    while (response.status === 503 && Date.now() < deadline) {
-      await response.arrayBuffer();
-      await new Promise((resolve) => setTimeout(resolve, 500));
-      response = await fetch(`${url}/users`);
-    }
+    const response = await pollUntil(
+      async () => {
+        const answer = await fetch(`${url}/users`);
+        if (answer.status !== 503) return answer;
+        await answer.arrayBuffer();
+        return undefined;
+      },
+      { what: 'an answer other than load shedding', timeoutMs: 30_000, intervalMs: 500 },
+    );
     assert.equal(response.status, 200, await response.text());
   });
 
@@ -324,14 +343,12 @@ describe('container image', { skip, timeout: 900_000 }, () => {
     });
     await waitReady(url);
     const pid = Number(await docker('inspect', '-f', '{{.State.Pid}}', id));
+    const killedAt = Date.now();
     const killed = performance.now();
     process.kill(pid, 'SIGKILL');
-    // Wait for the engine to notice the death before polling readiness, so the old process cannot answer.
-    const deadline = Date.now() + 60_000;
-    while (Number(await docker('inspect', '-f', '{{.RestartCount}}', id)) < 1) {
-      assert.ok(Date.now() < deadline, 'no restart within 60 s');
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    // Wait for the engine to restart it before polling readiness, so the old process cannot answer.
+    await startedAgain(id, killedAt, 60_000).catch(() => assert.fail('no restart within 60 s'));
+    assert.ok(Number(await docker('inspect', '-f', '{{.RestartCount}}', id)) >= 1);
     await waitReady(url);
     const restartMs = performance.now() - killed;
     console.log(`restart after SIGKILL: ready again in ${Math.round(restartMs)} ms`);
