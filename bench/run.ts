@@ -1,4 +1,4 @@
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { formatBudgets } from './lib/budgets.ts';
 import { limitMechanism } from './lib/cgroup.ts';
 import { type ContenderContext, podContenders, unconstrainedContenders } from './lib/contenders.ts';
@@ -25,6 +25,12 @@ import { formatConstantRateTable, formatPodTable, formatTable } from './lib/tabl
  * and under the Deployment's own CPU/memory limits (pod mode). See bench/README.md.
  */
 const ROOT = resolve(import.meta.dirname, '..');
+
+/** The npm command line that repeats a run, arguments quoted where a shell needs it. */
+function command(argv: readonly string[]): string {
+  const quoted = argv.map((a) => (/^[\w.,:=/@+-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`));
+  return ['npm run bench', ...(argv.length > 0 ? ['--', ...quoted] : [])].join(' ');
+}
 
 function loadGenerator(options: BenchOptions, environment: BenchEnvironment): LoadGenerator {
   if (options.loadgen === 'wrk' && !environment.wrk) throw new Error('--loadgen wrk but wrk is not on PATH');
@@ -74,7 +80,7 @@ async function run(options: BenchOptions, argv: readonly string[], session: Sess
   const results: FullResults = {
     machine: await describeMachine(ROOT, environment.wrk),
     date: new Date().toISOString(),
-    command: ['npm run bench', ...(argv.length > 0 ? ['--', ...argv] : [])].join(' '),
+    command: command(argv),
     scenarios: [],
   };
 
@@ -121,7 +127,7 @@ async function run(options: BenchOptions, argv: readonly string[], session: Sess
   }
 
   if (options.mode !== 'unconstrained') {
-    const list = podContenders(context);
+    const list = podContenders(context).filter((c) => options.scenarios.includes(c.scenarios[0]!));
     log(
       `pod mode (${limitMechanism()}): ${limits.source}; ${list.map((c) => c.label).join(', ')}; ` +
         `cold ${options.podColdS} s, warm 5 s light + ${options.podWarmS} s, soak ${options.soakS} s`,
@@ -140,13 +146,14 @@ async function run(options: BenchOptions, argv: readonly string[], session: Sess
       ...(process.env.BENCH_DOCKER_IMAGE ? { dockerImage: process.env.BENCH_DOCKER_IMAGE } : {}),
       dockerMounts: [ROOT, session.work],
       track: session.track,
+      onClose: session.onClose,
       log,
     });
     notes.push(...outcome.notes);
     results.pod = {
       limits: `${limits.cpus} CPU, ${Math.round(limits.memoryBytes / 1024 / 1024)} MiB, NODE_OPTIONS ${limits.nodeOptions.join(' ') || 'none'} (${limits.source})`,
       mechanism: limitMechanism(),
-      command: `npm run bench -- --pod${options.quick ? ' --quick' : ''}`,
+      command: command(['--pod', ...argv.filter((a) => a !== '--pod')]),
       soak_target_s: 300,
       rows: outcome.rows,
       soak: outcome.soak,
@@ -186,7 +193,7 @@ async function run(options: BenchOptions, argv: readonly string[], session: Sess
     image_size_mb: await imageSizeMb(environment.docker),
     notes,
   });
-  await report(results, join(ROOT, options.outDir), options.outDir);
+  await report(results, resolve(ROOT, options.outDir), options.outDir);
 }
 
 function report(results: FullResults, outDir: string, shown: string): Promise<void> {

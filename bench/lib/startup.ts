@@ -75,13 +75,17 @@ export async function measureFreshClone(
     const child = spawn('npm', ['start', '--silent'], {
       cwd: clone,
       detached: true,
-      stdio: 'ignore',
+      stdio: ['ignore', 'ignore', 'pipe'],
       env: {
         PATH: `${join(root, 'node_modules/.bin')}:${process.env.PATH ?? ''}`,
         HOME: process.env.HOME ?? '/tmp',
         HOST: '127.0.0.1',
         PORT: String(port),
       },
+    });
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString()).slice(-2000);
     });
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     let ready: number | undefined;
@@ -107,8 +111,15 @@ export async function measureFreshClone(
       // already gone
     }
     await Promise.race([exited, sleep(15_000)]);
-    if (ready === undefined)
-      return `fresh clone: npm start was not ready within 60 s (exit ${child.exitCode})`;
+    if (ready === undefined) {
+      const why = stderr
+        .split('\n')
+        .filter((l) => /Error|error:|url:/.test(l))
+        .slice(-2)
+        .join(' ')
+        .trim();
+      return `fresh clone: npm start was not ready within 60 s (exit ${child.exitCode}${why ? `: ${why.slice(0, 300)}` : ''})`;
+    }
     values.push(ready);
   }
   const result = round(median(values), 1);
