@@ -8,8 +8,8 @@
 // Containers come from scripts/ci/rehearsal-image.sh: a Debian bookworm root filesystem from the Debian mirror
 // with Node 24 and npm (the stand-in for node:24.21.0-bookworm-slim) and, for GitHub jobs without a container,
 // the same plus a runner's Docker CLI, git and curl. Nothing else is in them: every tool a job calls it must
-// install itself, from apt (reachable here) or its pinned download. Each container gets the host's Docker socket
-// and network, as the docker-host runners do. What cannot be real offline is replaced, and listed in the report:
+// install itself, from apt (reachable here) or its pinned download. Each container gets the host's Docker socket,
+// network and PID namespace, as the docker-host runners do. What cannot be real offline is replaced, and listed in the report:
 // REHEARSAL=1 (registry login and pushes, cluster apply and verify become dry runs), TRIVY_REQUIRED=0 (Trivy and
 // its database need the internet), kubectl from a loopback mirror of the machine's kubectl (the download and
 // checksum steps still run), base images from scripts/docker/make-base-images.sh, and PostgreSQL on a free port.
@@ -211,6 +211,8 @@ async function runJob(job: Job, settings: RunSettings, artifactStore: string): P
         '--name',
         name,
         '--network',
+        'host',
+        '--pid',
         'host',
         '-v',
         '/var/run/docker.sock:/var/run/docker.sock',

@@ -325,6 +325,8 @@ const PROVIDED_BY: Record<string, string> = {
   amtool: 'prometheus-alertmanager',
   alertmanager: 'prometheus-alertmanager',
   etcd: 'etcd-server',
+  // Essential in every Debian image: never installed, always there.
+  bash: 'essential',
 };
 
 /** Every requirement the suites of a tier declare with needs(...). */
@@ -350,6 +352,7 @@ function installedPackages(...tiers: string[]): Set<string> {
       .split('\n')
       .map((line) => line.split('=')[0]!),
     'npm run deploy:tools',
+    'essential',
   ]);
 }
 
