@@ -14,9 +14,10 @@ else
   cat "$log"; exit 1
 fi
 if command -v trivy >/dev/null; then
-  read -r -a args <<<"$(bash scripts/docker/make-base-images.sh)"
-  DOCKER_BUILDKIT=0 docker build -q --network host -f deploy/docker/Dockerfile "${args[@]}" -t user-service:ci . >/dev/null
-  bash scripts/docker/scan.sh user-service:ci
+  # Both shipped images, as the pipelines build and gate them.
+  export IMAGE_REPOSITORY=user-service APP_VERSION=ci DOCKER_BUILDKIT=0
+  DOCKER_BUILD_ARGS="$(bash scripts/docker/make-base-images.sh) --network host" bash deploy/ci/image-build.sh >/dev/null
+  bash scripts/docker/scan.sh
 else
   echo "trivy not installed: image scan skipped (scripts/docker/scan.sh)" >&2
 fi
