@@ -10,6 +10,14 @@ import { kubectlBinary, needs } from '../support/requirements.ts';
 
 // What the pipelines run: `npm run deploy -- ... --with-relay`, and the same under REHEARSAL=1.
 
+/** The deploy script reads these when flags are absent; a pipeline sets them for its own jobs, not for this test. */
+function withoutReleaseVariables(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const copy = { ...env };
+  for (const name of ['DEPLOY_ENV', 'APP_VERSION', 'IMAGE_REPOSITORY', 'REVISION', 'REHEARSAL'])
+    delete copy[name];
+  return copy;
+}
+
 describe('deploy with the alert relay', { skip: needs('kubectl') }, () => {
   const work = mkdtempSync(join(tmpdir(), 'deploy-relay-'));
   after(() => rmSync(work, { recursive: true, force: true }));
@@ -17,7 +25,7 @@ describe('deploy with the alert relay', { skip: needs('kubectl') }, () => {
   function deploy(args: string[], env: Record<string, string> = {}) {
     const result = spawnSync(process.execPath, [join(REPO_ROOT, 'scripts/deploy/apply.ts'), ...args], {
       cwd: REPO_ROOT,
-      env: { ...process.env, ...env },
+      env: { ...withoutReleaseVariables(process.env), ...env },
       encoding: 'utf8',
     });
     return { code: result.status, output: `${result.stdout}${result.stderr}` };
