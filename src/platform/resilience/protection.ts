@@ -3,6 +3,7 @@ import underPressure, {
   type FastifyUnderPressureOptions as UnderPressureOptions,
 } from '@fastify/under-pressure';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Registry } from 'prom-client';
 import { Type } from 'typebox';
 import { BusinessError, DependencyError } from '../errors/app-error.ts';
 import { PROBLEM_CONTENT_TYPE, toProblem } from '../errors/problem-details.ts';
@@ -85,12 +86,12 @@ const EVENT_LOOP_WINDOW_MS = 1_000;
  * request, so reloaded rate limits apply at once. Probes are exempt: shedding liveness would get healthy but busy
  * pods restarted. Both refusals are problem+json through the central handler.
  */
-export function protectionPlugin(settings: () => ProtectionSettings) {
+export function protectionPlugin(settings: () => ProtectionSettings, metrics: Registry) {
   return async (app: FastifyInstance): Promise<void> => {
     const initial = settings();
     app.server.maxHeadersCount = initial.HEADER_COUNT_LIMIT;
     // A shed request never reaches the problem handler, so it is counted here, as the dependency error it is.
-    const countError = errorCounter();
+    const countError = errorCounter(metrics);
 
     const shed = (request: FastifyRequest, reply: FastifyReply, type: string, value: number | undefined) => {
       if (isProbe(request)) return undefined;
