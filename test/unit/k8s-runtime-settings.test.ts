@@ -20,7 +20,10 @@ describe('runtime settings: image, base manifests and config schema agree', () =
   });
 
   it('the trace sampling ratio is the schema default in the image and in the base ConfigMap', async () => {
-    const schemaDefault = usersConfigSchema.properties.OTEL_TRACES_SAMPLER_ARG.default;
+    const { properties } = usersConfigSchema as unknown as {
+      properties: Record<string, { default?: unknown }>;
+    };
+    const schemaDefault = Number(properties.OTEL_TRACES_SAMPLER_ARG?.default);
     assert.ok(schemaDefault > 0 && schemaDefault < 1, 'production samples a share of new traces');
     const image = dockerfileEnv(await readFile(DOCKERFILE, 'utf8'), 'OTEL_TRACES_SAMPLER_ARG');
     const base = parseEnv(await readFile(BASE_ENV, 'utf8')).OTEL_TRACES_SAMPLER_ARG;
