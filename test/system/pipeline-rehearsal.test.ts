@@ -11,7 +11,11 @@ import { needs } from '../support/requirements.ts';
 // clean image has or what it installs itself, and a job that calls a tool it never installs fails.
 
 const work = mkdtempSync(join(tmpdir(), 'rehearsal-test-'));
-after(() => rmSync(work, { recursive: true, force: true }));
+/** Run directories the rehearsal keeps when a job fails (here on purpose). */
+const runDirectories: string[] = [];
+after(() => {
+  for (const directory of [work, ...runDirectories]) rmSync(directory, { recursive: true, force: true });
+});
 const summary = join(work, 'summary.json');
 
 function rehearse(args: string[]): Promise<{ code: number | null; output: string }> {
@@ -28,7 +32,11 @@ function rehearse(args: string[]): Promise<{ code: number | null; output: string
     child.stderr.on('data', (chunk: Buffer) => {
       output += chunk;
     });
-    child.once('close', (code) => resolveRun({ code, output }));
+    child.once('close', (code) => {
+      const runDirectory = /^rehearsal of \w+ in (\S+)$/m.exec(output)?.[1];
+      if (runDirectory) runDirectories.push(runDirectory);
+      resolveRun({ code, output });
+    });
   });
 }
 
