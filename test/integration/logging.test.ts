@@ -138,6 +138,55 @@ describe('log levels and redaction', () => {
     assert.deepEqual(observed, ['system']);
   });
 
+  it('gives lines the root logger writes while handling a request the request trace_id, tracing off', async () => {
+    const logs = new LogCapture();
+    const { logger } = createLogger({ service: 's', version: 'v', level: 'info', destination: logs });
+    const app = await createHttpServer({
+      logger,
+      health: new HealthRegistry({ timeoutMs: 100 }),
+      bodyLimitBytes: 1024,
+      requestTimeoutMs: 1000,
+      slowRequestMs: () => 1000,
+    });
+    // What a dependency's degraded path does: it logs through the logger it was built with, not the request's.
+    const degrade = async (route: string) => {
+      await new Promise((resolve) => setImmediate(resolve));
+      logger.warn({ dependency: 'risk-service', route }, 'dependency unavailable');
+      return { degraded: true };
+    };
+    app.get('/read', () => degrade('read'));
+    app.post('/write', () => degrade('write'));
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const address = app.server.address();
+    const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    const traceparent = `00-${TRACE_ID}-00f067aa0ba902b7-01`;
+    await fetch(`${url}/read`, { headers: { traceparent } });
+    // A body arrives from the socket after the handler starts: its parsing must stay in the request's context.
+    await fetch(`${url}/write`, {
+      method: 'POST',
+      headers: { traceparent, 'content-type': 'application/json' },
+      body: JSON.stringify({ a: 1 }),
+    });
+    const untraced = await fetch(`${url}/read`);
+    await app.close();
+    const warnings = logs.lines.filter((line) => line.message === 'dependency unavailable');
+    assert.deepEqual(
+      warnings.slice(0, 2).map((line) => [line.route, line.trace_id]),
+      [
+        ['read', TRACE_ID],
+        ['write', TRACE_ID],
+      ],
+    );
+    const own = logs.lines.filter((line) => line.message === 'request completed').at(-1);
+    assert.equal(untraced.status, 200);
+    assert.match(String(warnings[2]?.trace_id), /^[0-9a-f]{32}$/);
+    assert.equal(warnings[2]?.trace_id, own?.trace_id, 'the same id as the request line');
+    assert.notEqual(warnings[2]?.trace_id, TRACE_ID);
+    for (const raw of logs.raw.join('').split('\n').filter(Boolean)) {
+      assert.equal(raw.match(/"trace_id"/g)?.length, 1, `one trace_id in ${raw}`);
+    }
+  });
+
   it('marks requests slower than the threshold with a WARN line and slow: true', async () => {
     const logs = new LogCapture();
     const { logger } = createLogger({ service: 's', version: 'v', level: 'info', destination: logs });

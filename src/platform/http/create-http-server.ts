@@ -9,6 +9,7 @@ import type { Registry } from 'prom-client';
 import type { ErrorObserver } from '../errors/problem-details.ts';
 import type { HealthRegistry } from '../health/health-registry.ts';
 import { registerHealthRoutes } from '../health/health-routes.ts';
+import { currentRequestTraceId, handleWithLogFields } from '../logging/request-log-context.ts';
 import { errorCounter } from '../metrics/error-metrics.ts';
 import { HttpMetrics } from '../metrics/http-metrics.ts';
 import { registerMetricsRoute } from '../metrics/metrics-route.ts';
@@ -69,25 +70,24 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     }),
     genReqId: tracing
       ? (request) => tracing.ids(request)?.traceId ?? fallbackTraceId(request.headers)
-      : (request) => fallbackTraceId(request.headers),
-    // A traced request's logger carries the span's ids as bindings, so every line written through it has them
-    // whatever async context Node runs it in (the response's 'finish', for one).
-    ...(tracing
-      ? {
-          childLoggerFactory: (
-            logger: FastifyBaseLogger,
-            bindings: Bindings,
-            childOptions: ChildLoggerOptions,
-            request: RawRequestDefaultExpression,
-          ) => {
-            const ids = tracing.ids(request);
-            if (ids === undefined) return logger.child(bindings, childOptions);
-            const child = logger.child({ trace_id: ids.traceId, span_id: ids.spanId }, childOptions);
-            (child as unknown as Record<symbol, boolean>)[TRACE_IDS_BOUND] = true;
-            return child;
-          },
-        }
-      : {}),
+      : (request) => currentRequestTraceId() ?? fallbackTraceId(request.headers),
+    // A request's logger carries its ids as bindings (the trace id as the request id, and the span's ids when
+    // traced), so every line written through it has them whatever async context Node runs it in (the response's
+    // 'finish', for one); the mark tells the logger's mixin not to add them twice.
+    childLoggerFactory: (
+      logger: FastifyBaseLogger,
+      bindings: Bindings,
+      childOptions: ChildLoggerOptions,
+      request: RawRequestDefaultExpression,
+    ) => {
+      const ids = tracing?.ids(request);
+      const child = logger.child(
+        ids === undefined ? bindings : { trace_id: ids.traceId, span_id: ids.spanId },
+        childOptions,
+      );
+      (child as unknown as Record<symbol, boolean>)[TRACE_IDS_BOUND] = true;
+      return child;
+    },
     bodyLimit: options.bodyLimitBytes,
     requestTimeout: options.requestTimeoutMs,
     return503OnClosing: true,
@@ -107,13 +107,18 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
         }
       : (countError ?? onError),
   );
-  if (tracing) {
-    // The server span wraps Fastify's handler of the server's 'request' event.
-    const [handle] = app.server.listeners('request') as RequestListener[];
-    if (handle === undefined) throw new Error('the HTTP server has no request handler to trace');
-    app.server.removeListener('request', handle);
-    app.server.on('request', (request, response) => tracing.serve(request, response, handle));
-  }
+  // Fastify's handler of the server's 'request' event runs inside the request's context: its server span when
+  // tracing runs, else its trace id alone, so lines logged through any logger while it is handled carry the id.
+  const [handle] = app.server.listeners('request') as RequestListener[];
+  if (handle === undefined) throw new Error('the HTTP server has no request handler');
+  app.server.removeListener('request', handle);
+  app.server.on(
+    'request',
+    tracing
+      ? (request, response) => tracing.serve(request, response, handle)
+      : (request, response) =>
+          handleWithLogFields({ trace_id: fallbackTraceId(request.headers) }, request, response, handle),
+  );
   if (options.faults) installFaultInjection(app, options.faults);
 
   const jsonParser = app.getDefaultJsonParser('error', 'error');

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import pino, { type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import type { LOG_LEVELS } from '../config/platform-config-schema.ts';
 import { redactSecrets, SECRET_SERIALIZERS, serializeError } from './redact-secrets.ts';
+import { requestLogFields } from './request-log-context.ts';
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
 export type { Logger };
@@ -22,8 +23,9 @@ export interface LoggerSettings {
   canary?: boolean;
   level: LogLevel;
   /**
-   * Extra fields for every line, such as the active trace and span ids. Must be cheap: it runs per line. It must
-   * return a new object each time: pino merges the line's fields into it.
+   * Extra fields for every line, such as the active trace and span ids; without one, lines written while a request
+   * is handled carry its `trace_id`. Must be cheap: it runs per line. It must return a new object each time: pino
+   * merges the line's fields into it.
    */
   mixin?: (mergeObject: object, level: number, logger: object) => Record<string, unknown>;
   /** Where lines go; defaults to stdout through an asynchronous buffer, pretty-printed when stdout is a terminal. */
@@ -50,7 +52,7 @@ export function loggerOptions(settings: LoggerSettings): LoggerOptions {
     },
     // Errors are serialized (and redacted) by the log formatter already; these only serialize what it did not see.
     serializers: { ...SECRET_SERIALIZERS, err: serializeError, error: serializeError },
-    ...(settings.mixin ? { mixin: settings.mixin } : {}),
+    mixin: settings.mixin ?? requestLogFields,
   };
 }
 
