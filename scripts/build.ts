@@ -1,6 +1,7 @@
 import { readdir } from 'node:fs/promises';
+import { isBuiltin } from 'node:module';
 import { join } from 'node:path';
-import { build } from 'esbuild';
+import { build, type Plugin } from 'esbuild';
 
 /**
  * Bundles each service's entry points into dist/<service>/*.mjs for the container image. Packages that load files
@@ -9,6 +10,28 @@ import { build } from 'esbuild';
  */
 export const EXTERNAL_PACKAGES = ['@electric-sql/pglite', '@fastify/swagger-ui', 'pino-pretty', 'etcd3'];
 const ENTRY_POINTS = ['main.ts', 'migrate.ts'];
+
+/**
+ * Node's built-in modules reached through `import` become `require()` calls in the bundle. An ESM import of a
+ * built-in makes Node build its ESM facade, which reads every export, getters included: `node:http`'s `WebSocket`
+ * and `EventSource` getters then load all of undici (~40 ms of CPU at start-up, ~0.2 s at the pod's 0.2 CPU).
+ * esbuild's CommonJS interop copies exports as lazy getters, so nothing is loaded before it is used.
+ */
+const builtinsThroughRequire: Plugin = {
+  name: 'builtins-through-require',
+  setup(build) {
+    build.onResolve({ filter: /^node:|^[a-z_]+(\/[a-z_]+)?$/ }, (args) => {
+      if (args.kind !== 'import-statement' && args.kind !== 'dynamic-import') return undefined;
+      const name = args.path.replace(/^node:/, '');
+      if (!isBuiltin(name)) return undefined;
+      return { path: `node:${name}`, namespace: 'builtin-through-require' };
+    });
+    build.onLoad({ filter: /.*/, namespace: 'builtin-through-require' }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(args.path)});`,
+      loader: 'js',
+    }));
+  },
+};
 
 const servicesDir = 'src/services';
 const only = process.argv[2];
@@ -35,6 +58,7 @@ for (const service of await readdir(servicesDir)) {
     sourcesContent: false,
     legalComments: 'linked',
     external: EXTERNAL_PACKAGES,
+    plugins: [builtinsThroughRequire],
     // CommonJS dependencies inside an ESM bundle still call require() and use __dirname.
     banner: {
       js: "import { createRequire as __createRequire } from 'node:module'; import { fileURLToPath as __fileURLToPath } from 'node:url'; const require = __createRequire(import.meta.url); const __filename = __fileURLToPath(import.meta.url); const __dirname = __filename.slice(0, __filename.lastIndexOf('/'));",
