@@ -36,6 +36,6 @@ describe('runtime settings: image, base manifests and config schema agree', () =
     const cache = dockerfileEnv(dockerfile, 'NODE_COMPILE_CACHE');
     assert.equal(cache, '/app/compile-cache');
     assert.match(dockerfile, /COPY --from=build --chown=65532:65532 \/out\/compile-cache \.\/compile-cache/);
-    assert.match(dockerfile, /^USER 65532:65532\n(?:#.*\n)*RUN \[[^\]]*warm-compile-cache\.ts/m);
+    assert.match(dockerfile, /^USER 65532:65532\n(?:#.*\n)*RUN \[[^\]]*warm-compile-cache\.mjs/m);
   });
 });
