@@ -3,7 +3,7 @@
 // whether it passed and how long it took.
 //
 //   npm run ci:rehearse [-- --pipeline gitlab|github|jenkins] [--job NAME] [--file PATH] [--deploy-env dev]
-//                         [--app-version TAG] [--keep] [--summary reports/rehearsal.json]
+//                         [--app-version TAG] [--keep] [--summary reports/rehearsal.json] [--work-dir DIR]
 //
 // Containers come from scripts/ci/rehearsal-image.sh: a Debian bookworm root filesystem from the Debian mirror
 // with Node 24 and npm (the stand-in for node:24.21.0-bookworm-slim) and, for GitHub jobs without a container,
@@ -192,7 +192,16 @@ async function runJob(job: Job, settings: RunSettings, artifactStore: string): P
   const meta = join(jobDirectory, 'meta');
   mkdirSync(meta, { recursive: true });
   sh('git', ['clone', '--quiet', '--no-hardlinks', REPO_ROOT, workspace]);
-  sh('git', ['-C', workspace, 'checkout', '--quiet', '--detach', settings.release.commit]);
+  sh('git', [
+    '-C',
+    workspace,
+    '-c',
+    'advice.detachedHead=false',
+    'checkout',
+    '--quiet',
+    '--detach',
+    settings.release.commit,
+  ]);
   if (existsSync(artifactStore)) await cp(artifactStore, workspace, { recursive: true });
   const results = join(meta, 'results');
   writeFileSync(results, '');
@@ -273,6 +282,9 @@ async function main(): Promise<void> {
       'timeout-minutes': { type: 'string', default: '60' },
       keep: { type: 'boolean', default: false },
       summary: { type: 'string', default: join(REPO_ROOT, 'reports', 'rehearsal.json') },
+      // Job containers mount their directory at the same path through the Docker engine, so it must be a path the
+      // engine sees: when the rehearsal itself runs in a container, a folder of the (shared) checkout.
+      'work-dir': { type: 'string', default: tmpdir() },
     },
   });
   const pipelines = (values.pipeline ?? ['gitlab', 'github', 'jenkins']) as PipelineName[];
@@ -280,7 +292,8 @@ async function main(): Promise<void> {
     if (!['gitlab', 'github', 'jenkins'].includes(pipeline)) throw new Error(`unknown pipeline ${pipeline}`);
   if (values.file && pipelines.length !== 1) throw new Error('--file needs exactly one --pipeline');
   const commit = sh('git', ['rev-parse', 'HEAD']);
-  const runDirectory = await mkdtemp(join(tmpdir(), 'user-service-rehearsal-'));
+  mkdirSync(values['work-dir'], { recursive: true });
+  const runDirectory = await mkdtemp(join(resolve(values['work-dir']), 'user-service-rehearsal-'));
   const kubeconfigFile = join(runDirectory, 'kubeconfig');
   writeFileSync(kubeconfigFile, DUMMY_KUBECONFIG);
   const release = {

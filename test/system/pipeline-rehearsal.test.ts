@@ -21,7 +21,10 @@ const summary = join(work, 'summary.json');
 function rehearse(args: string[]): Promise<{ code: number | null; output: string }> {
   return new Promise((resolveRun) => {
     const script = join(REPO_ROOT, 'scripts/ci/rehearse.ts');
-    const child = spawn(process.execPath, [script, '--summary', summary, ...args], {
+    // The run directory sits in the checkout, which the Docker engine sees at the same path also when this test
+    // runs inside a pipeline's job container (a folder of the container's own /tmp it would not see).
+    const workDir = join(REPO_ROOT, 'reports', 'rehearsal-test');
+    const child = spawn(process.execPath, [script, '--summary', summary, '--work-dir', workDir, ...args], {
       cwd: REPO_ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
