@@ -1,6 +1,6 @@
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { isBuiltin } from 'node:module';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { build, type Plugin } from 'esbuild';
 
 /**
@@ -33,6 +33,50 @@ const builtinsThroughRequire: Plugin = {
   },
 };
 
+/** The module whose empty table the bundle replaces with the service's compiled schemas. */
+const COMPILED_SCHEMAS_MODULE = 'src/platform/http/compiled-schemas.ts';
+const EMPTY_TABLE = 'export const compiledSchemas: CompiledSchemaTable | undefined = undefined;';
+
+/**
+ * Validators and serializers compiled at build time (see src/platform/http/compiled-schemas.ts), for a service
+ * that says how to build its application without running it (`schema-compilation.ts`).
+ */
+async function compiledSchemasPlugin(serviceDir: string): Promise<Plugin | undefined> {
+  const files = await readdir(serviceDir);
+  if (!files.includes('schema-compilation.ts')) return undefined;
+  const { generateSchemaCode } = await import(resolve('src/platform/http/schema-code.ts'));
+  const { appForSchemaCompilation } = await import(resolve(serviceDir, 'schema-compilation.ts'));
+  const table: string = await generateSchemaCode(appForSchemaCompilation);
+  return {
+    name: 'compiled-schemas',
+    setup(build) {
+      build.onLoad({ filter: /compiled-schemas\.ts$/ }, async (args) => {
+        if (args.path !== resolve(COMPILED_SCHEMAS_MODULE)) return undefined;
+        const source = await readFile(args.path, 'utf8');
+        if (!source.includes(EMPTY_TABLE))
+          throw new Error(`${COMPILED_SCHEMAS_MODULE} no longer has: ${EMPTY_TABLE}`);
+        const filled = EMPTY_TABLE.replace(' = undefined;', ' = compiledSchemaTable;');
+        return {
+          contents: source.replace(
+            EMPTY_TABLE,
+            `import { compiledSchemaTable } from 'compiled-schema-table';\n${filled}`,
+          ),
+          loader: 'ts',
+        };
+      });
+      build.onResolve({ filter: /^compiled-schema-table$/ }, () => ({
+        path: 'table',
+        namespace: 'compiled-schema-table',
+      }));
+      build.onLoad({ filter: /.*/, namespace: 'compiled-schema-table' }, () => ({
+        contents: table,
+        loader: 'js',
+        resolveDir: process.cwd(),
+      }));
+    },
+  };
+}
+
 const servicesDir = 'src/services';
 const only = process.argv[2];
 for (const service of await readdir(servicesDir)) {
@@ -41,6 +85,7 @@ for (const service of await readdir(servicesDir)) {
   const entryPoints = ENTRY_POINTS.filter((file) => files.includes(file)).map((file) =>
     join(servicesDir, service, file),
   );
+  const compiledSchemas = await compiledSchemasPlugin(join(servicesDir, service));
   const result = await build({
     entryPoints,
     outdir: join('dist', service),
@@ -58,7 +103,7 @@ for (const service of await readdir(servicesDir)) {
     sourcesContent: false,
     legalComments: 'linked',
     external: EXTERNAL_PACKAGES,
-    plugins: [builtinsThroughRequire],
+    plugins: compiledSchemas ? [builtinsThroughRequire, compiledSchemas] : [builtinsThroughRequire],
     // CommonJS dependencies inside an ESM bundle still call require() and use __dirname.
     banner: {
       js: "import { createRequire as __createRequire } from 'node:module'; import { fileURLToPath as __fileURLToPath } from 'node:url'; const require = __createRequire(import.meta.url); const __filename = __fileURLToPath(import.meta.url); const __dirname = __filename.slice(0, __filename.lastIndexOf('/'));",

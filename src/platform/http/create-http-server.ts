@@ -19,6 +19,7 @@ import { clientErrorHandler } from './client-error-handler.ts';
 import { type FaultSettings, installFaultInjection } from './fault-injection.ts';
 import { installProblemHandler } from './problem-handler.ts';
 import { RequestLogController } from './request-log-controller.ts';
+import { responseSerializers } from './response-serializers.ts';
 import { installStrictValidation } from './validation.ts';
 
 export interface HttpServerOptions {
@@ -94,6 +95,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     clientErrorHandler: clientErrorHandler(options.logger as FastifyBaseLogger),
     ...(options.maxHeaderBytes ? { http: { maxHeaderSize: options.maxHeaderBytes } } : {}),
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    schemaController: { compilersFactory: { buildSerializer: responseSerializers() } },
   });
   installStrictValidation(app);
   const countError = registry ? errorCounter(registry) : undefined;
