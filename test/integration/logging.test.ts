@@ -18,6 +18,25 @@ describe('JSON logs', () => {
 
   const requestLines = () => testApp.logs.lines.filter((line) => line.message === 'request completed');
 
+  it('writes a business event line for a created user, with its trace id and no personal data', async () => {
+    const traceId = '0af7651916cd43dd8448eb211c80319c';
+    const response = await fetch(`${testApp.url}/users`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', traceparent: `00-${traceId}-b7ad6b7169203331-01` },
+      body: JSON.stringify({ name: 'Event User', email: 'event.user@example.com' }),
+    });
+    assert.equal(response.status, 201);
+    const { id } = (await response.json()) as { id: string };
+    const line = testApp.logs.find(
+      (candidate) => candidate.event === 'user_created' && candidate.user_id === id,
+    );
+    assert.ok(line, 'a user_created line');
+    assert.equal(line.level, 'INFO');
+    assert.equal(line.trace_id, traceId);
+    assert.equal(line.user_status, 'active');
+    assert.equal(JSON.stringify(line).includes('event.user@example.com'), false);
+  });
+
   it('writes one line per request with the platform fields and the route template', async () => {
     const before = requestLines().length;
     const response = await fetch(`${testApp.url}/users/01900000-0000-7000-8000-000000000000`);

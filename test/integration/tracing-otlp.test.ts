@@ -85,6 +85,8 @@ function defineTracingSuite(title: string, prepare: () => Promise<Target>, skip:
           APP_VERSION: '9.9.9-test',
           CANARY: 'true',
           LOG_LEVEL: 'info',
+          // Every request's line, whatever its trace's sampling: these tests read the lines of unsampled traces.
+          REQUEST_LOG: 'all',
         },
         readyTimeoutMs: 60_000,
       });
@@ -251,7 +253,9 @@ async function buildBundle(): Promise<{ directory: string; entry: string; remove
 
 describe('Tracing off', () => {
   it('is off without an endpoint: request lines carry trace_id but no span_id, and start-up says so', async () => {
-    const service = await spawnService({ env: { DATABASE_URL: 'memory://', LOG_LEVEL: 'info' } });
+    const service = await spawnService({
+      env: { DATABASE_URL: 'memory://', LOG_LEVEL: 'info', REQUEST_LOG: 'all' },
+    });
     try {
       await service.waitForLine((line) => line.message.startsWith('tracing off'));
       const traceId = hex(16);

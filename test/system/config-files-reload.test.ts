@@ -43,7 +43,13 @@ describe('a running service follows its mounted config directory', () => {
     await mkdir(dir);
     await change({});
     service = await spawnService({
-      env: { DATABASE_URL: 'memory://', CONFIG_DIR: dir, CONFIG_POLL_INTERVAL_MS: '1000' },
+      // Every request's line: the level change shows as those lines stopping and coming back.
+      env: {
+        DATABASE_URL: 'memory://',
+        CONFIG_DIR: dir,
+        CONFIG_POLL_INTERVAL_MS: '1000',
+        REQUEST_LOG: 'all',
+      },
     });
   });
   after(async () => {

@@ -19,6 +19,7 @@ import { clientErrorHandler } from './client-error-handler.ts';
 import { type FaultSettings, installFaultInjection } from './fault-injection.ts';
 import { installProblemHandler } from './problem-handler.ts';
 import { RequestLogController } from './request-log-controller.ts';
+import type { RequestLogSettings } from './request-log-policy.ts';
 import { responseSerializers } from './response-serializers.ts';
 import { installStrictValidation } from './validation.ts';
 
@@ -30,6 +31,8 @@ export interface HttpServerOptions {
   onError?: ErrorObserver;
   /** Requests slower than this are logged at WARN with `slow: true`; read per request so it can be reloaded. */
   slowRequestMs: () => number;
+  /** Which ordinary requests get their log line (REQUEST_LOG), read per request; every request's when not given. */
+  requestLog?: () => RequestLogSettings;
   /** Largest total size of request headers; Node answers 431 above it. */
   maxHeaderBytes?: number;
   /** Derives the request's trace id; the default follows `traceparent` or makes a new one. */
@@ -66,6 +69,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     loggerInstance: options.logger as FastifyBaseLogger,
     logController: new RequestLogController({
       slowRequestMs: options.slowRequestMs,
+      ...(options.requestLog ? { policy: options.requestLog } : {}),
       ...(metrics ? { metrics } : {}),
       ...(tracing ? { tracing } : {}),
     }),

@@ -1,6 +1,7 @@
 import { type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import type { HttpMetrics } from '../metrics/http-metrics.ts';
 import type { HttpTracing } from '../tracing/tracing-hooks.ts';
+import { LOG_EVERY_REQUEST, logsOrdinaryRequest, type RequestLogSettings } from './request-log-policy.ts';
 
 export interface RequestLogOptions {
   /** Read per request, so a reloaded threshold applies at once. Above it the line is a WARN with `slow: true`. */
@@ -9,18 +10,22 @@ export interface RequestLogOptions {
   metrics?: HttpMetrics;
   /** Names the request's server span after its route and hands it the slow decision; the span is not yet ended. */
   tracing?: HttpTracing;
+  /** Which ordinary requests get their line, read per request (reloadable); every request's when not given. */
+  policy?: () => RequestLogSettings;
 }
 
 /**
  * The one place a finished request is accounted for: one log line (method, route template, status, duration and,
  * via the request logger's bindings, the trace id) and the HTTP metrics, from one duration measurement and one
  * slow decision; and the server span gets its route name. Fastify's default is two lines per request with full request and response objects, which costs a
- * third of the throughput. Probe routes (health, /metrics) are neither logged nor counted.
+ * third of the throughput. Probe routes (health, /metrics) are neither logged nor counted. Lines of ordinary
+ * requests follow the REQUEST_LOG policy; failures, slow requests and answers >= 400 are always written.
  */
 export class RequestLogController extends LogController {
   readonly #slowRequestMs: () => number;
   readonly #metrics: HttpMetrics | undefined;
   readonly #tracing: HttpTracing | undefined;
+  readonly #policy: () => RequestLogSettings;
 
   constructor(options: RequestLogOptions) {
     super({
@@ -30,6 +35,7 @@ export class RequestLogController extends LogController {
     this.#slowRequestMs = options.slowRequestMs;
     this.#metrics = options.metrics;
     this.#tracing = options.tracing;
+    this.#policy = options.policy ?? (() => LOG_EVERY_REQUEST);
   }
 
   override incomingRequest(_request: FastifyRequest, reply: FastifyReply): void {
@@ -56,10 +62,16 @@ export class RequestLogController extends LogController {
       elapsedMs / 1000,
       slow,
     );
+    const status = reply.statusCode;
+    if (
+      !(error || slow || status >= 400) &&
+      !logsOrdinaryRequest(this.#policy(), this.#tracing?.sampled(request.raw) ?? false)
+    )
+      return;
     const fields: Record<string, unknown> = {
       method: request.method,
       route: routeOptions.url ?? 'unmatched',
-      status: reply.statusCode,
+      status,
       duration_ms: Math.round(elapsedMs * 100) / 100,
     };
     if (error) {

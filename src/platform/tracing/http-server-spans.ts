@@ -166,6 +166,7 @@ export function httpServerSpans(sampler: RequestSampler, idGenerator: PresetIdGe
       context.with(active, handle, undefined, request, response);
     },
     ids: (request) => (request as TracedRequest)[TRACED]?.ids,
+    sampled: (request) => (request as TracedRequest)[TRACED]?.span !== undefined,
     requestCompleted(request, route, slow) {
       const traced = (request as TracedRequest)[TRACED];
       if (!traced) return;

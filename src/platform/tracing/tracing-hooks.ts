@@ -22,6 +22,8 @@ export interface HttpTracing {
   ): void;
   /** The ids of the request's server span; undefined for requests that are not traced (probes, /metrics). */
   ids(request: IncomingMessage): SpanIds | undefined;
+  /** The request's trace is recorded from its start (sampled by the ratio or by its caller). */
+  sampled(request: IncomingMessage): boolean;
   /**
    * The response is done, its span not yet ended: names the span after the route template (`GET /users/:id`),
    * sets `http.route`, and says whether the request was slow, which keeps the span of an unsampled request.

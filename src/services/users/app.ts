@@ -6,6 +6,7 @@ import type { ErrorObserver } from '../../platform/errors/problem-details.ts';
 import type { HealthRegistry } from '../../platform/health/health-registry.ts';
 import { createHttpServer } from '../../platform/http/create-http-server.ts';
 import type { FaultSettings } from '../../platform/http/fault-injection.ts';
+import type { RequestLogSettings } from '../../platform/http/request-log-policy.ts';
 import type { HttpTracing } from '../../platform/tracing/tracing-hooks.ts';
 import { usersRoutes } from './users.routes.ts';
 import { Problem, UserSchema } from './users.schemas.ts';
@@ -28,6 +29,8 @@ export interface AppDependencies {
   requestTimeoutMs: number;
   docsEnabled: boolean;
   slowRequestMs: () => number;
+  /** The REQUEST_LOG policy, read per request; every request is logged when not given. */
+  requestLog?: () => RequestLogSettings;
   /** Largest total size of request headers (Node's default is 16 KiB); larger requests get 431. */
   maxHeaderBytes?: number;
   onError?: ErrorObserver;
@@ -43,6 +46,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     bodyLimitBytes: deps.bodyLimitBytes,
     requestTimeoutMs: deps.requestTimeoutMs,
     slowRequestMs: deps.slowRequestMs,
+    ...(deps.requestLog ? { requestLog: deps.requestLog } : {}),
     metrics: deps.metrics,
     ...(deps.canary ? { canary: deps.canary } : {}),
     ...(deps.faults ? { faults: deps.faults } : {}),

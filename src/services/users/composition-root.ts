@@ -70,6 +70,7 @@ export function runUsersService(start: ServiceStart): Promise<void> {
         requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
         docsEnabled: config.DOCS_ENABLED,
         slowRequestMs: () => configStore.values.SLOW_REQUEST_MS,
+        requestLog: () => configStore.values,
         maxHeaderBytes: config.HEADER_LIMIT_BYTES,
         plugins: [protectionPlugin(() => configStore.values, metrics)],
       });

@@ -2,6 +2,7 @@ import { Type } from 'typebox';
 import { liveConfigProperties } from '../../platform/config/live-config-schema.ts';
 import { platformConfigProperties } from '../../platform/config/platform-config-schema.ts';
 import { faultInjectionConfigProperties } from '../../platform/http/fault-injection.ts';
+import { requestLogConfigProperties } from '../../platform/http/request-log-policy.ts';
 import { protectionConfigProperties } from '../../platform/resilience/protection.ts';
 import { tracingConfigProperties } from '../../platform/tracing/tracing-config.ts';
 import { riskConfigProperties } from './risk-client.ts';
@@ -9,6 +10,7 @@ import { riskConfigProperties } from './risk-client.ts';
 export const usersConfigSchema = Type.Object({
   ...platformConfigProperties,
   ...liveConfigProperties,
+  ...requestLogConfigProperties,
   ...protectionConfigProperties,
   ...riskConfigProperties,
   ...faultInjectionConfigProperties,

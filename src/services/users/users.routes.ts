@@ -43,6 +43,12 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ service: UsersService }> =
     async (request, reply) => {
       const { user, replayed } = await service.create(request.body, request.headers['idempotency-key']);
       if (replayed) reply.header('idempotent-replayed', 'true');
+      // A business event: written whatever REQUEST_LOG samples; the status records the risk decision.
+      else
+        request.log.info(
+          { event: 'user_created', user_id: user.id, user_status: user.status },
+          'user created',
+        );
       return reply.code(201).header('location', `/users/${user.id}`).send(user);
     },
   );
