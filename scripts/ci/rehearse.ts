@@ -342,7 +342,13 @@ async function main(): Promise<void> {
           ...release,
           workspace: join(jobDirectory, 'workspace'),
         }).find((candidate) => candidate.name === template.name)!;
-        process.stdout.write(`${pipeline} ${job.name} ... `);
+        // The CI system would not start this job; the rehearsal runs it anyway, to see every job, and says so.
+        const failedNeeds = job.needs.filter((need) =>
+          results.some((result) => result.pipeline === pipeline && result.job === need && !result.passed),
+        );
+        process.stdout.write(
+          `${pipeline} ${job.name}${failedNeeds.length > 0 ? ` (after failed ${failedNeeds.join(', ')})` : ''} ... `,
+        );
         const result = await runJob(
           job,
           {
