@@ -9,6 +9,7 @@ import type { Registry } from 'prom-client';
 import type { ErrorObserver } from '../errors/problem-details.ts';
 import type { HealthRegistry } from '../health/health-registry.ts';
 import { registerHealthRoutes } from '../health/health-routes.ts';
+import { LazyChildLogger } from '../logging/lazy-child-logger.ts';
 import { currentRequestTraceId, handleWithLogFields } from '../logging/request-log-context.ts';
 import { errorCounter } from '../metrics/error-metrics.ts';
 import { HttpMetrics } from '../metrics/http-metrics.ts';
@@ -50,6 +51,10 @@ export interface HttpServerOptions {
   tracing?: HttpTracing;
 }
 
+const markTraceIdsBound = (child: FastifyBaseLogger) => {
+  (child as unknown as Record<symbol, boolean>)[TRACE_IDS_BOUND] = true;
+};
+
 const defaultTraceId: NonNullable<HttpServerOptions['traceId']> = (headers) =>
   traceIdFromTraceparent(headers.traceparent) ?? newTraceId();
 
@@ -86,12 +91,12 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
       request: RawRequestDefaultExpression,
     ) => {
       const ids = tracing?.ids(request);
-      const child = logger.child(
+      return new LazyChildLogger(
+        logger,
         ids === undefined ? bindings : { trace_id: ids.traceId, span_id: ids.spanId },
         childOptions,
+        markTraceIdsBound,
       );
-      (child as unknown as Record<symbol, boolean>)[TRACE_IDS_BOUND] = true;
-      return child;
     },
     bodyLimit: options.bodyLimitBytes,
     requestTimeout: options.requestTimeoutMs,

@@ -129,27 +129,30 @@ export function protectionPlugin(settings: () => ProtectionSettings, metrics: Re
       });
     }
 
-    await app.register(underPressure, {
-      maxEventLoopDelay: 0,
-      maxHeapUsedBytes: initial.LOAD_SHED_MAX_HEAP_USED_BYTES,
-      maxRssBytes: initial.LOAD_SHED_MAX_RSS_BYTES,
-      retryAfter: initial.LOAD_SHED_RETRY_AFTER_S,
-      // Answered here rather than thrown to the error handler: shedding must stay cheap, so no WARN line per
-      // refused request (the request line with status 503 and the metrics still record each one). The plugin
-      // sends a non-promise return value as the reply; its type declaration only admits void.
-      pressureHandler: ((
-        request: FastifyRequest,
-        reply: FastifyReply,
-        type: string,
-        value: number | undefined,
-      ) => shed(request, reply, type, value)) as unknown as UnderPressureOptions['pressureHandler'],
-    });
+    // With neither memory check on (the default) under-pressure would only sample memory on a timer.
+    if (initial.LOAD_SHED_MAX_HEAP_USED_BYTES > 0 || initial.LOAD_SHED_MAX_RSS_BYTES > 0)
+      await app.register(underPressure, {
+        maxEventLoopDelay: 0,
+        maxHeapUsedBytes: initial.LOAD_SHED_MAX_HEAP_USED_BYTES,
+        maxRssBytes: initial.LOAD_SHED_MAX_RSS_BYTES,
+        retryAfter: initial.LOAD_SHED_RETRY_AFTER_S,
+        // Answered here rather than thrown to the error handler: shedding must stay cheap, so no WARN line per
+        // refused request (the request line with status 503 and the metrics still record each one). The plugin
+        // sends a non-promise return value as the reply; its type declaration only admits void.
+        pressureHandler: ((
+          request: FastifyRequest,
+          reply: FastifyReply,
+          type: string,
+          value: number | undefined,
+        ) => shed(request, reply, type, value)) as unknown as UnderPressureOptions['pressureHandler'],
+      });
 
+    // Not the plugin's own per-route hook: that one is async and builds the client key before it can tell the
+    // limit is off (0, the default behind an ingress that limits), three promises per request for nothing.
     await app.register(rateLimit, {
-      global: true,
+      global: false,
       max: () => settings().RATE_LIMIT_MAX,
       timeWindow: () => settings().RATE_LIMIT_WINDOW_MS,
-      allowList: (request) => isProbe(request) || settings().RATE_LIMIT_MAX === 0,
       keyGenerator: (request) => {
         const header = initial.RATE_LIMIT_CLIENT_HEADER?.toLowerCase();
         const value = header === undefined ? undefined : request.headers[header];
@@ -163,6 +166,11 @@ export function protectionPlugin(settings: () => ProtectionSettings, metrics: Re
           detail: `Rate limit of ${context.max} requests per ${context.after} exceeded; retry after ${Math.ceil(context.ttl / 1000)} s.`,
           headers: { 'retry-after': String(Math.max(1, Math.ceil(context.ttl / 1000))) },
         }),
+    });
+    const limit = app.rateLimit();
+    app.addHook('onRequest', (request, reply, done) => {
+      if (settings().RATE_LIMIT_MAX === 0 || isProbe(request)) done();
+      else limit.call(app, request, reply).then(() => done(), done);
     });
   };
 }
