@@ -1,10 +1,8 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { type Database, openDatabase } from '../../platform/database/database.ts';
-import { migrateToLatest } from '../../platform/database/migrations.ts';
+import type { Database } from '../../platform/database/database.ts';
 import { MemoryUsersRepository } from './memory-users.repository.ts';
-import { usersMigrations } from './migrations/index.ts';
-import { PgUsersRepository, type UsersDatabase } from './pg-users.repository.ts';
+import type { UsersDatabase } from './pg-users.repository.ts';
 import type { UsersRepository } from './users.repository.ts';
 
 export interface StorageConfig {
@@ -38,6 +36,11 @@ export async function openUsersStorage(
   options: StorageOptions = {},
 ): Promise<UsersStorage> {
   if (config.DATABASE_URL.startsWith('memory://')) return { repository: new MemoryUsersRepository() };
+  // Kysely, pg and the SQL repository load only for a database: the in-memory repository starts without them.
+  const [{ openDatabase }, { PgUsersRepository }] = await Promise.all([
+    import('../../platform/database/database.ts'),
+    import('./pg-users.repository.ts'),
+  ]);
   const livePassword = options.password;
   const urlPassword = passwordIn(config.DATABASE_URL);
   const database = await openDatabase<UsersDatabase>({
@@ -53,8 +56,12 @@ export async function openUsersStorage(
   return { repository: new PgUsersRepository(database.db), database };
 }
 
-export function migrateUsers(database: Database<UsersDatabase>, logger: Logger): Promise<void> {
-  return migrateToLatest(database.db as never, usersMigrations, logger);
+export async function migrateUsers(database: Database<UsersDatabase>, logger: Logger): Promise<void> {
+  const [{ migrateToLatest }, { usersMigrations }] = await Promise.all([
+    import('../../platform/database/migrations.ts'),
+    import('./migrations/index.ts'),
+  ]);
+  await migrateToLatest(database.db as never, usersMigrations, logger);
 }
 
 function passwordIn(url: string): string | undefined {
