@@ -92,6 +92,10 @@ for (const service of await readdir(servicesDir)) {
     outExtension: { '.js': '.mjs' },
     bundle: true,
     platform: 'node',
+    // A package's ES module build where it has one: esbuild can drop what is not imported from it, which its
+    // CommonJS build does not allow (@opentelemetry/semantic-conventions is thousands of constants, of which
+    // two are used; the OTLP transformer's metrics and logs half and the metrics SDK go entirely).
+    mainFields: ['module', 'main'],
     target: 'node24',
     format: 'esm',
     // Identifiers stay unminified, so classes and functions keep their own names (error `type` in logs, plugin
