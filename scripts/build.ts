@@ -33,6 +33,41 @@ const builtinsThroughRequire: Plugin = {
   },
 };
 
+/**
+ * require()s in dependencies that start-up pays for and a request rarely or never needs, made on first use instead.
+ * Each statement must be found as written, so an upgrade that changes it fails the build rather than the bundle.
+ */
+const DEFERRED_REQUIRES = [
+  {
+    // Its module loads http, https (and so tls) and zlib: ~14 ms of CPU at start-up for a push client never used.
+    file: 'node_modules/prom-client/index.js',
+    statement: "exports.Pushgateway = require('./lib/pushgateway');",
+    deferred:
+      "Object.defineProperty(exports, 'Pushgateway', { enumerable: true, get: () => require('./lib/pushgateway') });",
+  },
+  {
+    // ip-address builds its special-purpose address tables at load (~10 ms); only IPv6 client keys use it.
+    file: 'node_modules/@fastify/rate-limit/index.js',
+    statement: "const { Address6 } = require('ip-address')",
+    deferred:
+      "let ipAddress\nfunction Address6 (...args) { ipAddress ??= require('ip-address'); return new ipAddress.Address6(...args) }",
+  },
+];
+
+const deferredRequires: Plugin = {
+  name: 'deferred-requires',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]node_modules[\\/].*\.js$/ }, async (args) => {
+      const entry = DEFERRED_REQUIRES.find(({ file }) => args.path.endsWith(file));
+      if (entry === undefined) return undefined;
+      const source = await readFile(args.path, 'utf8');
+      if (!source.includes(entry.statement))
+        throw new Error(`${entry.file} no longer has: ${entry.statement}`);
+      return { contents: source.replace(entry.statement, entry.deferred), loader: 'js' };
+    });
+  },
+};
+
 /** The module whose empty table the bundle replaces with the service's compiled schemas. */
 const COMPILED_SCHEMAS_MODULE = 'src/platform/http/compiled-schemas.ts';
 const EMPTY_TABLE = 'export const compiledSchemas: CompiledSchemaTable | undefined = undefined;';
@@ -107,7 +142,7 @@ for (const service of await readdir(servicesDir)) {
     sourcesContent: false,
     legalComments: 'linked',
     external: EXTERNAL_PACKAGES,
-    plugins: compiledSchemas ? [builtinsThroughRequire, compiledSchemas] : [builtinsThroughRequire],
+    plugins: [builtinsThroughRequire, deferredRequires, ...(compiledSchemas ? [compiledSchemas] : [])],
     // CommonJS dependencies inside an ESM bundle still call require() and use __dirname.
     banner: {
       js: "import { createRequire as __createRequire } from 'node:module'; import { fileURLToPath as __fileURLToPath } from 'node:url'; const require = __createRequire(import.meta.url); const __filename = __fileURLToPath(import.meta.url); const __dirname = __filename.slice(0, __filename.lastIndexOf('/'));",
