@@ -135,4 +135,8 @@ export async function runService<S extends TObject>(
     },
     'ready to serve',
   );
+  // After ready on purpose: outgoing calls get spans only inside a request's trace, and none has been served yet.
+  await tracing?.instrumentOutboundCalls().catch((error: unknown) => {
+    logger.warn({ err: error }, 'tracing: outgoing calls are not traced (instrumentation failed to load)');
+  });
 }

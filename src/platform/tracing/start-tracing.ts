@@ -1,12 +1,10 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { context, DiagLogLevel, diag, trace } from '@opentelemetry/api';
 import { setGlobalErrorHandler } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { registerInstrumentations } from '@opentelemetry/instrumentation';
-import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, type BufferConfig, NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
+import { DeferredSpanExporter } from './deferred-span-exporter.ts';
 import { httpServerSpans } from './http-server-spans.ts';
 import { PresetIdGenerator, RequestSampler } from './request-sampling.ts';
 import { TRACE_IDS_BOUND, type Tracing } from './tracing-hooks.ts';
@@ -64,9 +62,12 @@ export function startTracing(options: TracingOptions): Tracing {
     idGenerator,
     spanProcessors: [
       new BatchSpanProcessor(
-        new OTLPTraceExporter({
-          url: `${options.endpoint.replace(/\/+$/, '')}/v1/traces`,
-          timeoutMillis: EXPORT_TIMEOUT_MS,
+        new DeferredSpanExporter(async () => {
+          const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
+          return new OTLPTraceExporter({
+            url: `${options.endpoint.replace(/\/+$/, '')}/v1/traces`,
+            timeoutMillis: EXPORT_TIMEOUT_MS,
+          });
         }),
         batchSettings(),
       ),
@@ -74,11 +75,6 @@ export function startTracing(options: TracingOptions): Tracing {
   });
   // Registers the AsyncLocalStorage context manager and the W3C traceparent/baggage propagator.
   provider.register();
-  // Calls outside a request (config polls, Vault renewals) would each start a trace of their own.
-  registerInstrumentations({
-    tracerProvider: provider,
-    instrumentations: [new UndiciInstrumentation({ requireParentforSpans: true })],
-  });
   markTracingStarted();
 
   return {
@@ -90,6 +86,17 @@ export function startTracing(options: TracingOptions): Tracing {
       if (span === undefined) return {};
       const ids = span.spanContext();
       return { trace_id: ids.traceId, span_id: ids.spanId };
+    },
+    async instrumentOutboundCalls() {
+      const [{ registerInstrumentations }, { UndiciInstrumentation }] = await Promise.all([
+        import('@opentelemetry/instrumentation'),
+        import('@opentelemetry/instrumentation-undici'),
+      ]);
+      // Calls outside a request (config polls, Vault renewals) would each start a trace of their own.
+      registerInstrumentations({
+        tracerProvider: provider,
+        instrumentations: [new UndiciInstrumentation({ requireParentforSpans: true })],
+      });
     },
     reportProblemsTo(logger) {
       let quietUntil = 0;
