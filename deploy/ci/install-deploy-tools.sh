@@ -4,7 +4,11 @@
 # A tool already on PATH at the pinned version is kept. KUBECTL_BASE_URL and ARGO_ROLLOUTS_BASE_URL point the
 # downloads at a mirror (curl takes file:// too); the checksum check stays. REHEARSAL=1 skips the Argo Rollouts
 # plugin, which only a real apply uses (rehearsals apply nothing).
+#   npm run deploy:tools               kubectl and the plugin (deploy jobs)
+#   npm run deploy:tools -- kubectl    kubectl only (test, render and verify jobs)
 set -euo pipefail
+only="${1:-}"
+case "$only" in "" | kubectl) ;; *) echo "usage: install-deploy-tools.sh [kubectl]" >&2; exit 2 ;; esac
 kubectl_version="${KUBECTL_VERSION:-v1.32.4}"
 rollouts_version="${ARGO_ROLLOUTS_VERSION:-v1.8.3}"
 dir="${TOOLS_DIR:-$HOME/.local/bin}"
@@ -27,7 +31,9 @@ if ! command -v kubectl >/dev/null || ! kubectl version --client 2>/dev/null | g
   echo "$(fetch "${kubectl_base}/${kubectl_version}/bin/linux/${arch}/kubectl.sha256" /dev/stdout)  $dir/kubectl" | sha256sum -c -
   chmod +x "$dir/kubectl"
 fi
-if [ "${REHEARSAL:-0}" = 1 ]; then
+if [ "$only" = kubectl ]; then
+  :
+elif [ "${REHEARSAL:-0}" = 1 ]; then
   echo "rehearsal: kubectl-argo-rollouts ${rollouts_version} not installed (only a real apply waits with it)"
 elif ! command -v kubectl-argo-rollouts >/dev/null; then
   base="${rollouts_base}/${rollouts_version}"

@@ -4,7 +4,7 @@
 # (default ~/.kube/config, mode 600). Pipelines whose secret store already provides a file (GitLab's file-type
 # variable, Jenkins' secret file) set KUBECONFIG to it instead.
 set -euo pipefail
-: "${KUBECONFIG_DATA:?KUBECONFIG_DATA must hold the kubeconfig (from the pipeline's secret store)}"
+: "${KUBECONFIG_DATA:?KUBECONFIG_DATA must hold the kubeconfig, from the pipeline secret store}"
 file="${KUBECONFIG_FILE:-$HOME/.kube/config}"
 umask 077
 mkdir -p "$(dirname "$file")"
