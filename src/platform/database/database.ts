@@ -116,17 +116,13 @@ async function openPostgres<DB>(options: DatabaseOptions): Promise<Database<DB>>
 }
 
 async function openPGlite<DB>(options: DatabaseOptions): Promise<Database<DB>> {
-  const [{ PGlite }, { PGlitePool }, { mkdir }] = await Promise.all([
-    import('@electric-sql/pglite'),
+  const [{ openPGliteAt }, { PGlitePool }] = await Promise.all([
+    import('./open-pglite.ts'),
     import('./pglite-pool.ts'),
-    import('node:fs/promises'),
   ]);
   const location = options.url.replace(/^pglite:\/\//i, '');
   const inMemory = location === '' || location === 'memory';
-  if (!inMemory) await mkdir(location, { recursive: true });
-  const embedded = inMemory ? new PGlite() : new PGlite(location);
-  await embedded.waitReady;
-  const pool = new PGlitePool(embedded);
+  const pool = new PGlitePool(await openPGliteAt(inMemory ? undefined : location));
   const queried = tracingStarted() ? tracedPool(pool, { database: inMemory ? 'memory' : location }) : pool;
   const db = new Kysely<DB>({
     dialect: new PostgresDialect({ pool: queried }),
@@ -145,9 +141,10 @@ async function openPGlite<DB>(options: DatabaseOptions): Promise<Database<DB>> {
       await sql`select 1`.execute(db);
     },
     poolStats: () => ({ total: 1, idle: 1 - pool.leased, waiting: pool.waiting }),
-    close: () => {
+    close: async () => {
       stopReporting();
-      return db.destroy();
+      await db.destroy();
+      await pool.end();
     },
   };
 }

@@ -11,6 +11,7 @@ export class PGlitePool implements PostgresPool {
   #tail: Promise<void> = Promise.resolve();
   #waiting = 0;
   #leased = 0;
+  #ended: Promise<void> | undefined;
 
   constructor(db: PGlite) {
     this.#db = db;
@@ -59,9 +60,10 @@ export class PGlitePool implements PostgresPool {
     return client as unknown as PostgresPoolClient;
   }
 
-  async end(): Promise<void> {
-    await this.#tail;
-    await this.#db.close();
+  /** Closes the database once, after the callers queued so far; Kysely only ends a pool it has used. */
+  end(): Promise<void> {
+    this.#ended ??= this.#tail.then(() => this.#db.close());
+    return this.#ended;
   }
 }
 

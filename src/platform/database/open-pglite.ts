@@ -1,0 +1,16 @@
+import { mkdir } from 'node:fs/promises';
+import { PGlite } from '@electric-sql/pglite';
+import { initialDataDir } from './pglite-template.ts';
+
+/**
+ * Opens the embedded database in `location` (a directory, created when missing; undefined: in memory). A new
+ * database starts from the packaged initdb image when one matches the installed PGlite.
+ */
+export async function openPGliteAt(location: string | undefined): Promise<PGlite> {
+  if (location !== undefined) await mkdir(location, { recursive: true });
+  const loadDataDir = await initialDataDir(location);
+  return PGlite.create({
+    ...(location === undefined ? {} : { dataDir: location }),
+    ...(loadDataDir ? { loadDataDir } : {}),
+  });
+}

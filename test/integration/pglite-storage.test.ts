@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { access, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { pino } from 'pino';
+import {
+  initialDataDir,
+  installedPGliteVersion,
+  templateFile,
+} from '../../src/platform/database/pglite-template.ts';
+import { migrateUsers, openUsersStorage, type StorageConfig } from '../../src/services/users/storage.ts';
+
+const logger = pino({ level: 'silent' });
+const directories: string[] = [];
+after(() => Promise.all(directories.map((d) => rm(d, { recursive: true, force: true }))));
+
+async function newDirectory(): Promise<string> {
+  const directory = await mkdtemp(join(tmpdir(), 'pglite-storage-'));
+  directories.push(directory);
+  return directory;
+}
+
+function config(directory: string): StorageConfig {
+  return {
+    DATABASE_URL: `pglite://${directory}`,
+    DB_POOL_MAX: 10,
+    DB_CONNECT_TIMEOUT_MS: 5_000,
+    DB_STATEMENT_TIMEOUT_MS: 5_000,
+    SERVICE_NAME: 'user-service',
+  };
+}
+
+describe('embedded PGlite storage', () => {
+  it('has an initdb image for the installed PGlite (regenerate: node scripts/pglite-template.ts)', async () => {
+    await access(templateFile(await installedPGliteVersion()));
+  });
+
+  it('starts a new directory from the image and leaves an existing database alone', async () => {
+    const directory = await newDirectory();
+    assert.ok(await initialDataDir(directory), 'an empty directory gets the image');
+    const { database } = await openUsersStorage(config(directory), logger);
+    await database?.close();
+    assert.equal(
+      await initialDataDir(directory),
+      undefined,
+      'a directory with a database is opened as it is',
+    );
+  });
+
+  it('keeps acknowledged writes across a clean restart', async () => {
+    const directory = await newDirectory();
+    const first = await openUsersStorage(config(directory), logger);
+    assert.ok(first.database);
+    await migrateUsers(first.database, logger);
+    const now = new Date('2026-01-02T03:04:05.678Z');
+    const created = await first.repository.create({
+      id: '0190a6d2-0000-7000-8000-000000000001',
+      name: 'Ada',
+      email: 'ada@example.com',
+      status: 'active',
+      created_at: now,
+      updated_at: now,
+    });
+    await first.database.close();
+
+    const second = await openUsersStorage(config(directory), logger);
+    assert.ok(second.database);
+    await migrateUsers(second.database, logger);
+    try {
+      assert.deepEqual(await second.repository.get(created.id), created);
+    } finally {
+      await second.database.close();
+    }
+  });
+});
