@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import { badRequest, conflict, notFound, unprocessable } from '../../platform/errors/app-error.ts';
+import { isoTimestamp } from './iso-timestamp.ts';
 import {
   EmailTakenError,
   IdempotencyKeyTakenError,
@@ -149,8 +150,8 @@ export function toUserJson(user: User): UserJson {
     name: user.name,
     email: user.email,
     status: user.status,
-    created_at: user.created_at.toISOString(),
-    updated_at: user.updated_at.toISOString(),
+    created_at: isoTimestamp(user.created_at),
+    updated_at: isoTimestamp(user.updated_at),
   };
 }
 
