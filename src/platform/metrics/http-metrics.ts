@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Registry } from 'prom-client';
+import type { Counter, Histogram, Registry } from 'prom-client';
 import { counter, gauge, histogram } from './metrics-registry.ts';
 
 /** 0.8 and 1 are bounds so that "P99 above 800 ms" and "slower than 1 s" are decidable from the buckets. */
@@ -60,9 +60,18 @@ function inFlightIn(registry: Registry): InFlight {
 /** Stands in for the route config of requests that never reached a route. */
 const NO_ROUTE_CONFIG = {};
 
+/** The labelled series of one route, method and outcome: prom-client's children, kept so they are looked up once. */
+interface OutcomeSeries {
+  duration: Histogram.Internal<HttpLabel>;
+  total: Counter.Internal;
+  /** Made at the first slow request of the outcome. */
+  slow: Counter.Internal | undefined;
+  labels: HttpLabels;
+}
+
 /**
- * RED metrics for every non-probe request. Label sets are cached per route and outcome, so the hot path builds
- * no strings or objects; the in-flight count is a plain number read at scrape time.
+ * RED metrics for every non-probe request. The labelled series are cached per route and outcome, so the hot path
+ * builds no strings or objects; the in-flight count is a plain number read at scrape time.
  */
 export class HttpMetrics {
   readonly #duration: ReturnType<typeof requestDuration>;
@@ -71,8 +80,8 @@ export class HttpMetrics {
   readonly #inFlight: InFlight;
   /** Read per request: Argo Rollouts relabels a promoted canary pod in place, without a restart. */
   readonly #canary: () => boolean;
-  /** route config object (stable per route) → method → status * 2 + canary → labels */
-  readonly #labels = new WeakMap<object, Map<string, Map<number, HttpLabels>>>();
+  /** route config object (stable per route) → method → status * 2 + canary → series */
+  readonly #series = new WeakMap<object, Map<string, Map<number, OutcomeSeries>>>();
 
   constructor(options: { registry: Registry; canary: () => boolean }) {
     this.#duration = requestDuration(options.registry);
@@ -99,10 +108,10 @@ export class HttpMetrics {
     // The pod's identity alone: a client-sent header must not move requests into the canary's series.
     const canary = this.#canary();
     const config = routeConfig ?? NO_ROUTE_CONFIG;
-    let byMethod = this.#labels.get(config);
+    let byMethod = this.#series.get(config);
     if (byMethod === undefined) {
       byMethod = new Map();
-      this.#labels.set(config, byMethod);
+      this.#series.set(config, byMethod);
     }
     let byOutcome = byMethod.get(request.method);
     if (byOutcome === undefined) {
@@ -110,18 +119,28 @@ export class HttpMetrics {
       byMethod.set(request.method, byOutcome);
     }
     const key = statusCode * 2 + (canary ? 1 : 0);
-    let labels = byOutcome.get(key);
-    if (labels === undefined) {
-      labels = {
+    let series = byOutcome.get(key);
+    if (series === undefined) {
+      const labels: HttpLabels = {
         method: request.method,
         route: route ?? UNMATCHED_ROUTE,
         status_code: String(statusCode),
         canary: String(canary),
       };
-      byOutcome.set(key, labels);
+      series = {
+        duration: this.#duration.labels(labels),
+        total: this.#total.labels(labels),
+        slow: undefined,
+        labels,
+      };
+      byOutcome.set(key, series);
     }
-    this.#duration.observe(labels, seconds);
-    this.#total.inc(labels);
-    if (slow) this.#slow.inc({ method: labels.method, route: labels.route, canary: labels.canary });
+    series.duration.observe(seconds);
+    series.total.inc();
+    if (slow) {
+      const { method, route: template, canary: canaryLabel } = series.labels;
+      series.slow ??= this.#slow.labels({ method, route: template, canary: canaryLabel });
+      series.slow.inc();
+    }
   }
 }
