@@ -1,7 +1,14 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type BudgetLine, evaluateBudgets, formatBudgetsMarkdown } from './budgets.ts';
-import type { BenchResults, ConstantRateRow, PodRow, ScenarioRow, SoakRow } from './results.ts';
+import {
+  type BenchResults,
+  type ConstantRateRow,
+  contenderLabel,
+  type PodRow,
+  type ScenarioRow,
+  type SoakRow,
+} from './results.ts';
 import { renderSvg } from './svg.ts';
 import { formatConstantRateTable, formatMarkdownTable, formatPodTable } from './table.ts';
 
@@ -67,12 +74,57 @@ export function renderMarkdown(results: FullResults, budgets: readonly BudgetLin
   return `${parts.join('\n\n')}\n`;
 }
 
-export async function writeResultFiles(outDir: string, results: FullResults): Promise<BudgetLine[]> {
+const README_START = '<!-- pod-bench:start -->';
+const README_END = '<!-- pod-bench:end -->';
+
+/** The README's performance block: the pod-mode figures of latest.json, how many targets hold, and the command. */
+export function renderReadmeBlock(results: FullResults, budgets: readonly BudgetLine[]): string {
+  const rows = results.pod?.rows ?? [];
+  const n = (value: number | null) => (value === null ? 'n/a' : String(value));
+  const table = [
+    '| contender | scenario | ready ms | cold req/s | cold P99 ms | warm req/s | warm P99 ms | vs node | peak MiB | OOM |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows.map(
+      (row) =>
+        `| ${contenderLabel(row.contender, row.storage)} | ${row.scenario} | ` +
+        `${Math.round(row.ready_ms)} | ${row.cold.req_per_s} | ${row.cold.p99_ms.toFixed(1)} | ${row.warm.req_per_s} | ` +
+        `${row.warm.p99_ms.toFixed(1)} | ${row.ratio_vs_node === null ? 'n/a' : `${row.ratio_vs_node.toFixed(2)}x`} | ` +
+        `${n(row.peak_memory_mb)} | ${n(row.oom_kills)} |`,
+    ),
+  ].join('\n');
+  const passed = budgets.filter((line) => line.pass).length;
+  const where = results.pod ? `${results.pod.limits}, ${results.pod.mechanism}` : 'no pod-mode run';
+  return (
+    `${where}; ${results.date}. Reproduce: \`${results.pod?.command ?? 'npm run bench -- --pod'}\`\n\n${table}\n\n` +
+    `Targets: ${passed} of ${budgets.length} pass; each, with its margin, in ` +
+    `[bench/results/latest.md](bench/results/latest.md).`
+  );
+}
+
+/** `readme` with its performance block replaced by `block`; the markers must be there. */
+export function withReadmeBlock(readme: string, block: string): string {
+  const start = readme.indexOf(README_START);
+  const end = readme.indexOf(README_END);
+  if (start === -1 || end < start)
+    throw new Error(`the README has no ${README_START} ... ${README_END} block`);
+  return `${readme.slice(0, start + README_START.length)}\n${block}\n${readme.slice(end)}`;
+}
+
+/** The committed results also refresh the README's block, so its figures always come from latest.json. */
+export async function writeResultFiles(
+  outDir: string,
+  results: FullResults,
+  readmePath?: string,
+): Promise<BudgetLine[]> {
   const budgets = budgetsOf(results);
   results.budgets = budgets;
   await mkdir(outDir, { recursive: true });
   await writeFile(join(outDir, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
   await writeFile(join(outDir, 'latest.svg'), renderSvg(results, budgets));
   await writeFile(join(outDir, 'latest.md'), renderMarkdown(results, budgets));
+  if (readmePath !== undefined) {
+    const readme = await readFile(readmePath, 'utf8');
+    await writeFile(readmePath, withReadmeBlock(readme, renderReadmeBlock(results, budgets)));
+  }
   return budgets;
 }

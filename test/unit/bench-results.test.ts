@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
@@ -6,7 +7,13 @@ import { evaluateBudgets, formatBudgets } from '../../bench/lib/budgets.ts';
 import { parseWrkOutput, wrkScript } from '../../bench/lib/load.ts';
 import { openLoop, takeResponses } from '../../bench/lib/open-loop.ts';
 import { parseOptions } from '../../bench/lib/options.ts';
-import { budgetsOf, renderMarkdown } from '../../bench/lib/report-files.ts';
+import {
+  budgetsOf,
+  type FullResults,
+  renderMarkdown,
+  renderReadmeBlock,
+  withReadmeBlock,
+} from '../../bench/lib/report-files.ts';
 import { aggregate, type Measurement, type PodRow, ROW_KEYS } from '../../bench/lib/results.ts';
 import { median, ratio } from '../../bench/lib/stats.ts';
 import { renderSvg } from '../../bench/lib/svg.ts';
@@ -339,5 +346,27 @@ describe('open-loop generator', () => {
     } finally {
       server.close();
     }
+  });
+});
+
+describe('the README performance block', () => {
+  const root = new URL('../../', import.meta.url);
+
+  it('is the pod-mode rendering of the committed bench/results/latest.json', async () => {
+    const results = JSON.parse(
+      await readFile(new URL('bench/results/latest.json', root), 'utf8'),
+    ) as FullResults;
+    const readme = await readFile(new URL('README.md', root), 'utf8');
+    const expected = withReadmeBlock(readme, renderReadmeBlock(results, budgetsOf(results)));
+    assert.equal(readme, expected, 'README figures differ from latest.json: run `node bench/report.ts`');
+  });
+
+  it('replaces only what sits between the markers, and refuses a README without them', () => {
+    const readme = 'intro\n<!-- pod-bench:start -->\nold\n<!-- pod-bench:end -->\noutro\n';
+    assert.equal(
+      withReadmeBlock(readme, 'new'),
+      'intro\n<!-- pod-bench:start -->\nnew\n<!-- pod-bench:end -->\noutro\n',
+    );
+    assert.throws(() => withReadmeBlock('no markers', 'new'), /pod-bench:start/);
   });
 });
