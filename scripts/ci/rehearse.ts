@@ -191,7 +191,7 @@ async function runJob(job: Job, settings: RunSettings, artifactStore: string): P
   const workspace = join(jobDirectory, 'workspace');
   const meta = join(jobDirectory, 'meta');
   mkdirSync(meta, { recursive: true });
-  sh('git', ['clone', '--quiet', '--no-hardlinks', REPO_ROOT, workspace]);
+  sh('git', ['-c', 'advice.detachedHead=false', 'clone', '--quiet', '--no-hardlinks', REPO_ROOT, workspace]);
   sh('git', [
     '-C',
     workspace,
