@@ -68,6 +68,23 @@ const deferredRequires: Plugin = {
   },
 };
 
+/**
+ * External packages are reached through `await import()` only: the bundle hoists a static import of one to its top,
+ * and an image that leaves the package out (PGlite, Swagger UI) would then fail to start at all.
+ */
+const externalsLoadedOnUse: Plugin = {
+  name: 'externals-loaded-on-use',
+  setup(build) {
+    const names = EXTERNAL_PACKAGES.map((name) => name.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'));
+    build.onResolve({ filter: new RegExp(`^(${names.join('|')})(/|$)`) }, (args) => {
+      if (args.kind === 'dynamic-import') return undefined;
+      return {
+        errors: [{ text: `${args.path} is external: import it with await import() where it is used` }],
+      };
+    });
+  },
+};
+
 /** The module whose empty table the bundle replaces with the service's compiled schemas. */
 const COMPILED_SCHEMAS_MODULE = 'src/platform/http/compiled-schemas.ts';
 const EMPTY_TABLE = 'export const compiledSchemas: CompiledSchemaTable | undefined = undefined;';
@@ -145,7 +162,12 @@ for (const service of await readdir(servicesDir)) {
     sourcesContent: false,
     legalComments: 'linked',
     external: EXTERNAL_PACKAGES,
-    plugins: [builtinsThroughRequire, deferredRequires, ...(compiledSchemas ? [compiledSchemas] : [])],
+    plugins: [
+      externalsLoadedOnUse,
+      builtinsThroughRequire,
+      deferredRequires,
+      ...(compiledSchemas ? [compiledSchemas] : []),
+    ],
     // CommonJS dependencies inside an ESM bundle still call require() and use __dirname.
     banner: {
       js: "import { createRequire as __createRequire } from 'node:module'; import { fileURLToPath as __fileURLToPath } from 'node:url'; const require = __createRequire(import.meta.url); const __filename = __fileURLToPath(import.meta.url); const __dirname = __filename.slice(0, __filename.lastIndexOf('/'));",

@@ -1,5 +1,5 @@
 import { mkdir } from 'node:fs/promises';
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import { initialDataDir } from './pglite-template.ts';
 
 /**
@@ -9,6 +9,9 @@ import { initialDataDir } from './pglite-template.ts';
 export async function openPGliteAt(location: string | undefined): Promise<PGlite> {
   if (location !== undefined) await mkdir(location, { recursive: true });
   const loadDataDir = await initialDataDir(location);
+  // Imported here, not at the top: the bundle inlines this module, and a static import of the package would make
+  // every image load it, though images without the embedded database do not ship it.
+  const { PGlite } = await import('@electric-sql/pglite');
   return PGlite.create({
     ...(location === undefined ? {} : { dataDir: location }),
     ...(loadDataDir ? { loadDataDir } : {}),
