@@ -4,6 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
+import { gitlabJobs, type Release } from '../../scripts/ci/rehearsal/pipelines.ts';
 import { REPO_ROOT } from '../support/kubernetes-manifests.ts';
 
 // The three pipelines must call the same npm scripts, in the same order of stages, and only scripts that exist.
@@ -69,46 +70,22 @@ function closure(graph: Map<string, string[]>, unit: string, seen = new Set<stri
   return seen;
 }
 
-type Job = Record<string, unknown> & {
-  stage?: string;
-  needs?: (string | { job: string })[];
-  extends?: string | string[];
+/** Release values for reading the GitLab file; the checks look only at jobs, their needs and their scripts. */
+const READING_RELEASE: Release = {
+  commit: '0123456789abcdef0123456789abcdef01234567',
+  deployEnv: 'dev',
+  appVersion: 'latest',
+  workspace: '/w',
+  secrets: { REGISTRY_PASSWORD: 'p', KUBECONFIG: 'k', KUBECONFIG_FILE: '/k' },
 };
 
+/** The GitLab pipeline as the rehearsal reads it (`extends`, `default.before_script`, stage order for `needs`). */
 export function parseGitlab(text: string): Pipeline {
-  const document = parse(text) as Record<string, unknown>;
-  const stages = (document.stages as string[]) ?? ['build', 'test', 'deploy'];
-  const reserved = new Set([
-    'stages',
-    'variables',
-    'workflow',
-    'default',
-    'include',
-    'image',
-    'services',
-    'cache',
-  ]);
-  const defaults = (document.default ?? {}) as Job;
-  const resolve = (job: Job): Job => {
-    const parents = lines(job.extends).map((name) => resolve(document[name] as Job));
-    return Object.assign({}, ...parents, job);
-  };
-  const jobs = new Map<string, Job>();
-  for (const [name, value] of Object.entries(document))
-    if (!reserved.has(name) && !name.startsWith('.') && value && typeof value === 'object')
-      jobs.set(name, resolve(value as Job));
   const graph = new Map<string, string[]>();
   const calls: Call[] = [];
-  for (const [name, job] of jobs) {
-    const stageIndex = stages.indexOf(job.stage ?? 'test');
-    const needs = job.needs?.map((need) => (typeof need === 'string' ? need : need.job));
-    graph.set(
-      name,
-      needs ??
-        [...jobs].filter(([, other]) => stages.indexOf(other.stage ?? 'test') < stageIndex).map(([n]) => n),
-    );
-    const commands = [...lines(job.before_script ?? defaults.before_script), ...lines(job.script)];
-    for (const command of commands) calls.push(...npmCalls(command, name, calls.length));
+  for (const job of gitlabJobs(text, READING_RELEASE)) {
+    graph.set(job.name, job.needs);
+    for (const step of job.steps) calls.push(...npmCalls(step.script, job.name, calls.length));
   }
   return {
     calls,
