@@ -31,6 +31,23 @@ export function alert(
   };
 }
 
+/** PodRestartingTooOften for `pod`, the alert the relay remediates. */
+export function podRestarting(
+  pod: string,
+  where: { namespace?: string; node?: string; startsAt?: string } = {},
+): WebhookAlert {
+  return alert(
+    {
+      alertname: 'PodRestartingTooOften',
+      severity: 'critical',
+      namespace: where.namespace ?? 'users',
+      pod,
+      node: where.node ?? 'node-a',
+    },
+    { startsAt: where.startsAt ?? '2026-11-27T10:00:00Z' },
+  );
+}
+
 /** A version-4 webhook payload around `alerts`. */
 export function payload(receiver: string, alerts: WebhookAlert[]): WebhookPayload {
   const status = alerts.some((a) => a.status === 'firing') ? 'firing' : 'resolved';

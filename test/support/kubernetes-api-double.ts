@@ -1,4 +1,9 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before } from 'node:test';
+import { KubernetesApi } from '../../src/services/alert-relay/remediation/kubernetes-api.ts';
 import { HttpDouble, type RecordedRequest, sendJson } from './http-double.ts';
 
 interface Meta {
@@ -93,6 +98,11 @@ export class KubernetesApiDouble {
 
   stop(): Promise<void> {
     return this.http.stop();
+  }
+
+  /** The relay's client for this double, reading its bearer token from `tokenPath` as a pod reads its own. */
+  client(tokenPath: string): KubernetesApi {
+    return new KubernetesApi({ baseUrl: this.url, tokenPath, timeoutMs: 2_000 });
   }
 
   /** Requests that change something (anything but GET). */
@@ -542,4 +552,17 @@ export class KubernetesApiDouble {
       `the server could not find the requested resource (${method} ${path})`,
     );
   }
+}
+
+/** A service-account token file holding `token` for the suite it is called in: written before, removed after. */
+export function suiteTokenFile(token: string): { readonly path: string } {
+  let dir = '';
+  const file = { path: '' };
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'relay-token-'));
+    file.path = join(dir, 'token');
+    await writeFile(file.path, token);
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+  return file;
 }

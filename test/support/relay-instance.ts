@@ -2,6 +2,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import pino from 'pino';
+import { Registry } from 'prom-client';
 import { decodeConfig } from '../../src/platform/config/load-config.ts';
 import { HealthRegistry } from '../../src/platform/health/health-registry.ts';
 import { createLogger } from '../../src/platform/logging/logger.ts';
@@ -12,6 +14,11 @@ import {
   createRelayComponents,
   type RelayComponents,
 } from '../../src/services/alert-relay/relay-components.ts';
+import type { KubernetesApi } from '../../src/services/alert-relay/remediation/kubernetes-api.ts';
+import {
+  type RemediationSettings,
+  Remediator,
+} from '../../src/services/alert-relay/remediation/remediator.ts';
 import { LogCapture } from './log-capture.ts';
 
 export const RELAY_TOKEN = 'relay-test-token-0123456789';
@@ -81,3 +88,42 @@ export async function startRelay(
     },
   };
 }
+
+/** Remediation switched on for namespace `users`, cordoning out of reach and retries a few milliseconds apart. */
+export function remediationSettings(overrides: Partial<RemediationSettings> = {}): RemediationSettings {
+  return {
+    mode: 'on',
+    alertName: 'PodRestartingTooOften',
+    allowedNamespaces: ['users'],
+    maxReplicas: 10,
+    scaleCooldownMs: 900_000,
+    maxActionsPerHour: 6,
+    cordonPodThreshold: 99,
+    minSchedulableNodes: 2,
+    maxCordonedNodes: 1,
+    failingPodTtlMs: 1_800_000,
+    writeRetries: 2,
+    retryInitialDelayMs: 1,
+    retryMaxDelayMs: 5,
+    ...overrides,
+  };
+}
+
+/** A Remediator on its own (no app around it), logging nowhere, with its own metrics registry. */
+export function quietRemediator(
+  kubernetes: KubernetesApi,
+  current: RemediationSettings,
+  now?: () => number,
+): Remediator {
+  return new Remediator({
+    kubernetes,
+    logger: pino({ level: 'silent' }),
+    metrics: new Registry(),
+    settings: () => current,
+    ...(now ? { now } : {}),
+  });
+}
+
+/** What each remediation record did, as `action:result`. */
+export const actionResults = (records: { action: string; result: string }[]) =>
+  records.map((r) => `${r.action}:${r.result}`);

@@ -1,70 +1,28 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import pino from 'pino';
-import { Registry } from 'prom-client';
+import { describe, test } from 'node:test';
 import { FLOOR_HOLD_ANNOTATION } from '../../src/services/alert-relay/remediation/autoscaler-floor.ts';
-import { KubernetesApi } from '../../src/services/alert-relay/remediation/kubernetes-api.ts';
-import {
-  type RemediationSettings,
-  Remediator,
-} from '../../src/services/alert-relay/remediation/remediator.ts';
-import { alert } from '../support/alert-payloads.ts';
-import { KubernetesApiDouble } from '../support/kubernetes-api-double.ts';
+import type { RemediationSettings } from '../../src/services/alert-relay/remediation/remediator.ts';
+import { podRestarting } from '../support/alert-payloads.ts';
+import { KubernetesApiDouble, suiteTokenFile } from '../support/kubernetes-api-double.ts';
+import { actionResults, quietRemediator, remediationSettings } from '../support/relay-instance.ts';
 
 const TOKEN = 'autoscaler-test-token';
 const COOLDOWN_MS = 900_000;
 
-function settings(overrides: Partial<RemediationSettings> = {}): RemediationSettings {
-  return {
-    mode: 'on',
-    alertName: 'PodRestartingTooOften',
-    allowedNamespaces: ['users'],
-    maxReplicas: 10,
-    scaleCooldownMs: COOLDOWN_MS,
-    maxActionsPerHour: 6,
-    cordonPodThreshold: 99,
-    minSchedulableNodes: 2,
-    maxCordonedNodes: 1,
-    failingPodTtlMs: 1_800_000,
-    writeRetries: 2,
-    retryInitialDelayMs: 1,
-    retryMaxDelayMs: 5,
-    ...overrides,
-  };
-}
-
+const settings = (overrides: Partial<RemediationSettings> = {}) =>
+  remediationSettings({ scaleCooldownMs: COOLDOWN_MS, ...overrides });
 const restart = (namespace: string, pod: string, startsAt = '2026-11-27T10:00:00Z') =>
-  alert(
-    { alertname: 'PodRestartingTooOften', severity: 'critical', namespace, pod, node: 'node-a' },
-    { startsAt },
-  );
-const results = (records: { action: string; result: string }[]) =>
-  records.map((r) => `${r.action}:${r.result}`);
+  podRestarting(pod, { namespace, startsAt });
+const results = actionResults;
 
 describe('self-healing with and without a HorizontalPodAutoscaler', () => {
-  let dir = '';
-  let tokenPath = '';
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'relay-hpa-'));
-    tokenPath = join(dir, 'token');
-    await writeFile(tokenPath, TOKEN);
-  });
-  after(() => rm(dir, { recursive: true, force: true }));
+  const tokenFile = suiteTokenFile(TOKEN);
 
   async function cluster(current: RemediationSettings, clock = { now: Date.parse('2026-11-27T10:01:00Z') }) {
     const kube = new KubernetesApiDouble(TOKEN);
     await kube.start();
     for (const node of ['node-a', 'node-b', 'node-c']) kube.addNode(node);
-    const remediator = new Remediator({
-      kubernetes: new KubernetesApi({ baseUrl: kube.url, tokenPath, timeoutMs: 2_000 }),
-      logger: pino({ level: 'silent' }),
-      metrics: new Registry(),
-      settings: () => current,
-      now: () => clock.now,
-    });
+    const remediator = quietRemediator(kube.client(tokenFile.path), current, () => clock.now);
     return { kube, remediator, clock };
   }
 

@@ -1,17 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import pino from 'pino';
-import { Registry } from 'prom-client';
 import type {
   KubernetesApi,
   Node,
   WorkloadRef,
 } from '../../src/services/alert-relay/remediation/kubernetes-api.ts';
-import {
-  type RemediationSettings,
-  Remediator,
-} from '../../src/services/alert-relay/remediation/remediator.ts';
-import { alert } from '../support/alert-payloads.ts';
+import type { RemediationSettings } from '../../src/services/alert-relay/remediation/remediator.ts';
+import { alert, podRestarting } from '../support/alert-payloads.ts';
+import { actionResults, quietRemediator, remediationSettings } from '../support/relay-instance.ts';
 
 /** An in-memory cluster behind the KubernetesApi surface: pods p<N> owned by ReplicaSet rs of Deployment web. */
 function fakeCluster(options: { replicas: number; nodes: Node[] }) {
@@ -58,46 +54,18 @@ function fakeCluster(options: { replicas: number; nodes: Node[] }) {
 
 const nodes = (...names: string[]): Node[] => names.map((name) => ({ metadata: { name }, spec: {} }));
 
-function settings(overrides: Partial<RemediationSettings> = {}): RemediationSettings {
-  return {
-    mode: 'on',
-    alertName: 'PodRestartingTooOften',
-    allowedNamespaces: ['users'],
-    maxReplicas: 10,
-    scaleCooldownMs: 600_000,
-    maxActionsPerHour: 6,
-    cordonPodThreshold: 2,
-    minSchedulableNodes: 2,
-    maxCordonedNodes: 1,
-    failingPodTtlMs: 1_800_000,
-    writeRetries: 2,
-    retryInitialDelayMs: 1,
-    retryMaxDelayMs: 5,
-    ...overrides,
-  };
-}
+const settings = (overrides: Partial<RemediationSettings> = {}) =>
+  remediationSettings({ scaleCooldownMs: 600_000, cordonPodThreshold: 2, ...overrides });
 
-function remediator(
+const remediator = (
   cluster: ReturnType<typeof fakeCluster>,
   current: RemediationSettings,
   clock = { now: 1_000_000 },
-) {
-  return new Remediator({
-    kubernetes: cluster.api,
-    logger: pino({ level: 'silent' }),
-    metrics: new Registry(),
-    settings: () => current,
-    now: () => clock.now,
-  });
-}
+) => quietRemediator(cluster.api, current, () => clock.now);
 
 const restart = (pod: string, node = 'node-a', startsAt = '2026-11-27T10:00:00Z') =>
-  alert(
-    { alertname: 'PodRestartingTooOften', severity: 'critical', namespace: 'users', pod, node },
-    { startsAt },
-  );
-const results = (records: { action: string; result: string }[]) =>
-  records.map((r) => `${r.action}:${r.result}`);
+  podRestarting(pod, { node, startsAt });
+const results = actionResults;
 
 describe('remediation guard rails', () => {
   test('the same occurrence acts once; a re-fire after cooldown acts again', async () => {

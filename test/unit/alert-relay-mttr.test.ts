@@ -1,17 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { MttrTracker } from '../../src/services/alert-relay/mttr.ts';
-import {
-  KubernetesApi,
-  type WorkloadRef,
-} from '../../src/services/alert-relay/remediation/kubernetes-api.ts';
+import type { WorkloadRef } from '../../src/services/alert-relay/remediation/kubernetes-api.ts';
 import { alert } from '../support/alert-payloads.ts';
-import { KubernetesApiDouble } from '../support/kubernetes-api-double.ts';
+import { KubernetesApiDouble, suiteTokenFile } from '../support/kubernetes-api-double.ts';
 
 const TOKEN = 'mttr-test-token';
 const WEB: WorkloadRef = { kind: 'Deployment', namespace: 'users', name: 'web' };
@@ -27,14 +21,7 @@ const restart = (pod: string, startsAt: string, resolvedAt?: string) =>
   );
 
 describe('MTTR: first failing signal to the workload healthy again', () => {
-  let dir = '';
-  let tokenPath = '';
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'relay-mttr-'));
-    tokenPath = join(dir, 'token');
-    await writeFile(tokenPath, TOKEN);
-  });
-  after(() => rm(dir, { recursive: true, force: true }));
+  const tokenFile = suiteTokenFile(TOKEN);
 
   /**
    * The poll interval is an hour, so after its first look the loop sleeps and the test drives every further look
@@ -51,7 +38,7 @@ describe('MTTR: first failing signal to the workload healthy again', () => {
     const clock = { now: at('10:01:00') };
     const registry = new Registry();
     const mttr = new MttrTracker({
-      kubernetes: new KubernetesApi({ baseUrl: kube.url, tokenPath, timeoutMs: 2_000 }),
+      kubernetes: kube.client(tokenFile.path),
       logger: pino({ level: 'silent' }),
       metrics: registry,
       settings: {

@@ -1,56 +1,20 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import pino from 'pino';
-import { Registry } from 'prom-client';
-import { KubernetesApi } from '../../src/services/alert-relay/remediation/kubernetes-api.ts';
-import {
-  type RemediationSettings,
-  Remediator,
-} from '../../src/services/alert-relay/remediation/remediator.ts';
-import { alert } from '../support/alert-payloads.ts';
-import { KubernetesApiDouble } from '../support/kubernetes-api-double.ts';
+import { describe, test } from 'node:test';
+import type { RemediationSettings } from '../../src/services/alert-relay/remediation/remediator.ts';
+import { podRestarting } from '../support/alert-payloads.ts';
+import { KubernetesApiDouble, suiteTokenFile } from '../support/kubernetes-api-double.ts';
+import { actionResults, quietRemediator, remediationSettings } from '../support/relay-instance.ts';
 
 const TOKEN = 'write-retry-test-token';
 
-function settings(overrides: Partial<RemediationSettings> = {}): RemediationSettings {
-  return {
-    mode: 'on',
-    alertName: 'PodRestartingTooOften',
-    allowedNamespaces: ['users'],
-    maxReplicas: 10,
-    scaleCooldownMs: 900_000,
-    maxActionsPerHour: 6,
-    cordonPodThreshold: 99,
-    minSchedulableNodes: 2,
-    maxCordonedNodes: 1,
-    failingPodTtlMs: 1_800_000,
-    writeRetries: 3,
-    retryInitialDelayMs: 1,
-    retryMaxDelayMs: 5,
-    ...overrides,
-  };
-}
-
+const settings = (overrides: Partial<RemediationSettings> = {}) =>
+  remediationSettings({ writeRetries: 3, ...overrides });
 const restart = (pod: string, node = 'node-a', startsAt = '2026-11-27T10:00:00Z') =>
-  alert(
-    { alertname: 'PodRestartingTooOften', severity: 'critical', namespace: 'users', pod, node },
-    { startsAt },
-  );
-const results = (records: { action: string; result: string }[]) =>
-  records.map((r) => `${r.action}:${r.result}`);
+  podRestarting(pod, { node, startsAt });
+const results = actionResults;
 
 describe('remediation writes: retried with backoff, remembered only once done', () => {
-  let dir = '';
-  let tokenPath = '';
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'relay-retry-'));
-    tokenPath = join(dir, 'token');
-    await writeFile(tokenPath, TOKEN);
-  });
-  after(() => rm(dir, { recursive: true, force: true }));
+  const tokenFile = suiteTokenFile(TOKEN);
 
   async function cluster(current: RemediationSettings) {
     const kube = new KubernetesApiDouble(TOKEN);
@@ -61,12 +25,7 @@ describe('remediation writes: retried with backoff, remembered only once done', 
       { name: 'p2', node: 'node-a' },
       { name: 'p3', node: 'node-a' },
     ]);
-    const remediator = new Remediator({
-      kubernetes: new KubernetesApi({ baseUrl: kube.url, tokenPath, timeoutMs: 2_000 }),
-      logger: pino({ level: 'silent' }),
-      metrics: new Registry(),
-      settings: () => current,
-    });
+    const remediator = quietRemediator(kube.client(tokenFile.path), current);
     return { kube, remediator };
   }
 
