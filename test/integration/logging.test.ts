@@ -1,13 +1,24 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { HealthRegistry } from '../../src/platform/health/health-registry.ts';
-import { createHttpServer } from '../../src/platform/http/create-http-server.ts';
+import { createHttpServer, type HttpServerOptions } from '../../src/platform/http/create-http-server.ts';
 import { createLogger } from '../../src/platform/logging/logger.ts';
 import { LogCapture, type LogLine } from '../support/log-capture.ts';
 import { startTestApp, type TestApp } from '../support/test-app.ts';
 
 const ISO_MS_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
+
+/** A bare server (no routes of its own) logging through `logger`; requests are slow after a second unless told. */
+const serverLoggingTo = (logger: HttpServerOptions['logger'], options: Partial<HttpServerOptions> = {}) =>
+  createHttpServer({
+    logger,
+    health: new HealthRegistry({ timeoutMs: 100 }),
+    bodyLimitBytes: 1024,
+    requestTimeoutMs: 1000,
+    slowRequestMs: () => 1000,
+    ...options,
+  });
 
 describe('JSON logs', () => {
   let testApp: TestApp;
@@ -129,14 +140,7 @@ describe('log levels and redaction', () => {
     const logs = new LogCapture();
     const { logger } = createLogger({ service: 's', version: 'v', level: 'info', destination: logs });
     const observed: string[] = [];
-    const app = await createHttpServer({
-      logger,
-      health: new HealthRegistry({ timeoutMs: 100 }),
-      bodyLimitBytes: 1024,
-      requestTimeoutMs: 1000,
-      slowRequestMs: () => 1000,
-      onError: (kind) => observed.push(kind),
-    });
+    const app = await serverLoggingTo(logger, { onError: (kind) => observed.push(kind) });
     app.get('/boom', async () => {
       throw new Error('connection string postgres://x:pw@db leaked?');
     });
@@ -160,13 +164,7 @@ describe('log levels and redaction', () => {
   it('gives lines the root logger writes while handling a request the request trace_id, tracing off', async () => {
     const logs = new LogCapture();
     const { logger } = createLogger({ service: 's', version: 'v', level: 'info', destination: logs });
-    const app = await createHttpServer({
-      logger,
-      health: new HealthRegistry({ timeoutMs: 100 }),
-      bodyLimitBytes: 1024,
-      requestTimeoutMs: 1000,
-      slowRequestMs: () => 1000,
-    });
+    const app = await serverLoggingTo(logger);
     // What a dependency's degraded path does: it logs through the logger it was built with, not the request's.
     const degrade = async (route: string) => {
       await new Promise((resolve) => setImmediate(resolve));
@@ -210,13 +208,7 @@ describe('log levels and redaction', () => {
     const logs = new LogCapture();
     const { logger } = createLogger({ service: 's', version: 'v', level: 'info', destination: logs });
     let threshold = 10_000;
-    const app = await createHttpServer({
-      logger,
-      health: new HealthRegistry({ timeoutMs: 100 }),
-      bodyLimitBytes: 1024,
-      requestTimeoutMs: 1000,
-      slowRequestMs: () => threshold,
-    });
+    const app = await serverLoggingTo(logger, { slowRequestMs: () => threshold });
     app.get('/wait', async () => {
       await new Promise((resolve) => setTimeout(resolve, 30));
       return { ok: true };
