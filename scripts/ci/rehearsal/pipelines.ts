@@ -328,7 +328,7 @@ export function jenkinsJob(text: string, release: Release): Job {
     const stageEnv = stageEnvironment ? jenkinsEnvironment(stageEnvironment[1]!, release) : {};
     for (const command of shSteps(body))
       steps.push({
-        name: command.split('\n')[0]!.trim(),
+        name: command.trim().split('\n')[0]!.trim(),
         script: command,
         shell: 'sh',
         env: stageEnv,
