@@ -63,6 +63,14 @@ done
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing: ${missing[*]}"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; then
+    # A pipeline job wants exactly the pins. A machine provisioning itself (.ci/run, a laptop) sets
+    # SYSTEM_PACKAGES_PINS=prefer: when Debian has superseded a pin it takes the archive's current version, says so,
+    # and the pin is bumped here later.
+    [ "${SYSTEM_PACKAGES_PINS:-exact}" = prefer ] || exit 1
+    names=("${missing[@]%%=*}")
+    echo "a pinned version is gone from the archive; installing the current ${names[*]}" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${names[@]}" >/dev/null
+  fi
 fi
 echo "system packages ready: ${tiers[*]}"
