@@ -12,7 +12,11 @@
 // network and PID namespace, as the docker-host runners do. What cannot be real offline is replaced, and listed in the report:
 // REHEARSAL=1 (registry login and pushes, cluster apply and verify become dry runs), TRIVY_REQUIRED=0 (Trivy and
 // its database need the internet), kubectl from a loopback mirror of the machine's kubectl (the download and
-// checksum steps still run), base images from scripts/docker/make-base-images.sh, and PostgreSQL on a free port.
+// checksum steps still run), base images from scripts/docker/make-base-images.sh, PostgreSQL on a free port, and
+// npm's advisory service: this network's proxy refuses npm audit's bulk advisory request (405), so `npm run
+// audit:prod` asks a loopback double of that endpoint instead (NPM_AUDIT_REGISTRY, scripts/ci/rehearsal/
+// advisory-double.ts). The double reports no advisories: the audit jobs rehearse their steps and the gate's pass
+// path, not the real advisory database (test/integration/npm-audit-gate.test.ts shows the gate failing on HIGH).
 import { execFileSync, spawn } from 'node:child_process';
 import { createReadStream, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { cp, mkdtemp, rm } from 'node:fs/promises';
@@ -22,6 +26,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { AdvisoryDouble } from './rehearsal/advisory-double.ts';
 import {
   githubJobs,
   gitlabJobs,
@@ -88,7 +93,7 @@ async function kubectlMirror(directory: string): Promise<{ url: string; server: 
  * Stand-ins that change what the repo's scripts do. Test steps run without them, so the suites see the
  * environment they see in CI (a suite that runs the deploy script must not find it in rehearsal mode).
  */
-export const WITHHELD_FROM_TESTS = ['REHEARSAL', 'TRIVY_REQUIRED'];
+export const WITHHELD_FROM_TESTS = ['REHEARSAL', 'TRIVY_REQUIRED', 'NPM_AUDIT_REGISTRY'];
 const isTestStep = (script: string) => /\bnpm\s+(?:run\s+)?test\b/.test(script);
 
 /** The job's steps as one bash driver that records each step's start and end in RESULTS. */
@@ -309,6 +314,7 @@ async function main(): Promise<void> {
   const [jobImage, vmImage] = sh('bash', ['scripts/ci/rehearsal-image.sh']).split(' ') as [string, string];
   const baseImages = sh('bash', ['scripts/docker/make-base-images.sh']);
   const mirror = await kubectlMirror(join(runDirectory, 'kubectl-mirror'));
+  const advisories = await new AdvisoryDouble().start();
   const overrides: Record<string, string> = {
     REHEARSAL: '1',
     TRIVY_REQUIRED: '0',
@@ -318,6 +324,7 @@ async function main(): Promise<void> {
     JOB_IMAGE: jobImage,
     JOB_ENV: 'PG_TEST_PORT KUBECTL_BASE_URL TRIVY_REQUIRED DOCKER_BUILD_ARGS',
     DOCKER_BUILDKIT: '0',
+    NPM_AUDIT_REGISTRY: advisories.url,
   };
   console.log(`rehearsal of ${commit.slice(0, 12)} in ${runDirectory}`);
   console.log(`images: job ${jobImage}, runner ${vmImage}`);
@@ -326,6 +333,7 @@ async function main(): Promise<void> {
       .map(([key, value]) => `${key}=${value}`)
       .join(' ')}`,
   );
+  console.log(`npm audit: advisory service is a loopback double answering no advisories (${advisories.url})`);
   const results: JobResult[] = [];
   try {
     for (const pipeline of pipelines) {
@@ -373,7 +381,12 @@ async function main(): Promise<void> {
     }
   } finally {
     mirror.server.close();
+    await advisories.stop();
   }
+  if (advisories.requests.length > 0)
+    console.log(
+      `advisory double: answered ${advisories.requests.length} npm audit request(s), no advisories`,
+    );
   const summary = resolve(values.summary);
   mkdirSync(dirname(summary), { recursive: true });
   writeFileSync(

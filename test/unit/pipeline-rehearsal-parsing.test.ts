@@ -83,11 +83,11 @@ describe('pipelines as rehearsal jobs', () => {
 
 describe('rehearsal driver', () => {
   it('test steps run without the stand-ins that switch scripts into rehearsal mode', () => {
-    const env = { REHEARSAL: '1', TRIVY_REQUIRED: '0' };
+    const env = { REHEARSAL: '1', TRIVY_REQUIRED: '0', NPM_AUDIT_REGISTRY: 'http://127.0.0.1:1/' };
     const unit = gitlabJobs(read('.gitlab-ci.yml'), release).find((candidate) => candidate.name === 'unit')!;
     assert.match(
       driverScript(unit, '/w', '/r', env),
-      /\(unset REHEARSAL TRIVY_REQUIRED\nnpm run test:unit\n\)/,
+      /\(unset REHEARSAL TRIVY_REQUIRED NPM_AUDIT_REGISTRY\nnpm run test:unit\n\)/,
     );
 
     const jenkins = jenkinsJob(read('Jenkinsfile'), release);
@@ -96,10 +96,11 @@ describe('rehearsal driver', () => {
       const index = jenkins.steps.findIndex((step) => step.script === script);
       assert.ok(index >= 0, script);
       return new RegExp(
-        `\\((unset REHEARSAL TRIVY_REQUIRED; )?sh -xe /tmp/rehearsal-step-${index}\\.sh\\)`,
+        `\\((unset REHEARSAL TRIVY_REQUIRED NPM_AUDIT_REGISTRY; )?sh -xe /tmp/rehearsal-step-${index}\\.sh\\)`,
       ).exec(driver)!;
     };
     assert.ok(stepRuns('npm run test:unit')[1], 'unit step withholds the stand-ins');
     assert.equal(stepRuns('npm run image:push')[1], undefined, 'push keeps REHEARSAL');
+    assert.equal(stepRuns('npm run audit:prod')[1], undefined, 'audit keeps NPM_AUDIT_REGISTRY');
   });
 });
