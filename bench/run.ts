@@ -47,7 +47,7 @@ async function run(options: BenchOptions, argv: readonly string[], session: Sess
   const notes: string[] = environment.pinning
     ? []
     : ['taskset or a second core is missing: servers and load generator are not pinned'];
-  const defaults = readServiceDefaults();
+  const defaults = readServiceDefaults(ROOT);
   const sampleRatio = options.sampleRatio ?? defaults.sampleRatio;
   const wantsPostgres = options.storages.includes('postgres');
   const prepared = await prepare(ROOT, session.work, environment, {

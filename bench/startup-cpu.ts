@@ -73,7 +73,7 @@ async function startOnce(
     HOST: '127.0.0.1',
     PORT: String(port),
     OTEL_EXPORTER_OTLP_ENDPOINT: options.endpoint,
-    OTEL_TRACES_SAMPLER_ARG: '0.1',
+    OTEL_TRACES_SAMPLER_ARG: '0.01',
     NODE_OPTIONS: options.nodeOptions,
     NODE_COMPILE_CACHE: options.cache,
   };

@@ -111,6 +111,7 @@ function userService(
       APP_VERSION: 'bench',
       DATABASE_URL: databaseUrl,
       LOG_LEVEL: 'info',
+      WARM_UP_REQUESTS: String(context.defaults.warmUpRequests),
       ...(sampleRatio === null
         ? {}
         : {

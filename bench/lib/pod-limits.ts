@@ -12,8 +12,8 @@ export interface PodLimits {
   source: string;
 }
 
-const DEPLOYMENT = 'deploy/k8s/base/deployment.yaml';
-const DOCKERFILE = 'deploy/docker/Dockerfile';
+export const DEPLOYMENT = 'deploy/k8s/base/deployment.yaml';
+export const DOCKERFILE = 'deploy/docker/Dockerfile';
 
 /** Kubernetes CPU quantity: `200m`, `0.5`, `2`. */
 export function parseCpuQuantity(value: string | number): number {

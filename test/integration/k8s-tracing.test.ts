@@ -9,7 +9,7 @@ import { needs } from '../support/requirements.ts';
 
 const skip = needs('kubectl');
 /** Share of new traces each environment records from their start (errors and slow requests are always kept). */
-const SAMPLING: Record<string, string> = { dev: '1', staging: '0.1', prod: '0.1' };
+const SAMPLING: Record<string, string> = { dev: '1', staging: '0.01', prod: '0.01' };
 
 interface CollectorConfig {
   receivers: { otlp?: { protocols?: { http?: { endpoint?: string } } } };

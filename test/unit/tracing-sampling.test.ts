@@ -7,7 +7,7 @@ import { context, SpanStatusCode, trace } from '@opentelemetry/api';
 import { InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-node';
 import { httpServerSpans } from '../../src/platform/tracing/http-server-spans.ts';
 import { KEPT_AS, PresetIdGenerator, RequestSampler } from '../../src/platform/tracing/request-sampling.ts';
-import { parseTraceparent } from '../../src/platform/tracing/trace-context.ts';
+import { newSpanId, newTraceId, parseTraceparent } from '../../src/platform/tracing/trace-context.ts';
 import type { HttpTracing, SpanIds } from '../../src/platform/tracing/tracing-hooks.ts';
 
 const ROUTE = '/things/:id';
@@ -178,5 +178,24 @@ describe('Request sampler', () => {
     assert.equal(parseTraceparent(`00-${'0'.repeat(32)}-${spanId}-01`), undefined);
     assert.equal(parseTraceparent('garbage'), undefined);
     assert.equal(parseTraceparent(undefined), undefined);
+  });
+});
+
+describe('trace and span ids', () => {
+  it('are lowercase hex of W3C length, distinct across many pool refills', () => {
+    const traceIds = new Set<string>();
+    const spanIds = new Set<string>();
+    for (let i = 0; i < 20_000; i++) {
+      const traceId = newTraceId();
+      const spanId = newSpanId();
+      assert.match(traceId, /^[0-9a-f]{32}$/);
+      assert.match(spanId, /^[0-9a-f]{16}$/);
+      assert.notEqual(traceId, '0'.repeat(32));
+      assert.notEqual(spanId, '0'.repeat(16));
+      traceIds.add(traceId);
+      spanIds.add(spanId);
+    }
+    assert.equal(traceIds.size, 20_000);
+    assert.equal(spanIds.size, 20_000);
   });
 });

@@ -59,6 +59,13 @@ export const platformConfigProperties = {
     description:
       'This instance is a canary: the `canary` label of every metric, and a field of every log line and span. In Kubernetes a downward-API file of the pod label `canary` (which Argo Rollouts flips in place at promotion) in CONFIG_DIR sets it; the HTTP metrics follow a change at once, logs and spans keep the start value. Clients cannot set it (no request header counts).',
   }),
+  WARM_UP_REQUESTS: Type.Integer({
+    minimum: 0,
+    maximum: 100_000,
+    default: 0,
+    description:
+      'Read-only requests a service sends itself over loopback after it listens and before readiness passes, so V8 has compiled the request path when traffic arrives (users: list and by-id reads; not logged, counted, traced, rate-limited or faulted; bounded by 10 s). 0 turns it off; the image sets 2000. A service that names no warm-up paths (alert-relay) ignores it.',
+  }),
   READINESS_TIMEOUT_MS: Type.Integer({
     minimum: 1,
     default: 1_000,

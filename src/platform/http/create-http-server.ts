@@ -5,7 +5,7 @@ import Fastify, {
   type RawRequestDefaultExpression,
 } from 'fastify';
 import type { Bindings, ChildLoggerOptions, Logger } from 'pino';
-import type { Registry } from 'prom-client';
+import { Registry } from 'prom-client';
 import type { ErrorObserver } from '../errors/problem-details.ts';
 import type { HealthRegistry } from '../health/health-registry.ts';
 import { registerHealthRoutes } from '../health/health-routes.ts';
@@ -23,6 +23,7 @@ import { RequestLogController } from './request-log-controller.ts';
 import type { RequestLogSettings } from './request-log-policy.ts';
 import { responseSerializers } from './response-serializers.ts';
 import { installStrictValidation } from './validation.ts';
+import { markWarmUpRequest } from './warm-up.ts';
 
 export interface HttpServerOptions {
   logger: Logger;
@@ -70,12 +71,17 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
   const metrics = registry
     ? new HttpMetrics({ registry, canary: options.canary ?? (() => false) })
     : undefined;
+  // The warm-up's requests run the metrics code too (so it is compiled when traffic comes), into a registry that
+  // nothing serves.
+  const warmUpMetrics = registry
+    ? new HttpMetrics({ registry: new Registry(), canary: () => false })
+    : undefined;
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
     logController: new RequestLogController({
       slowRequestMs: options.slowRequestMs,
       ...(options.requestLog ? { policy: options.requestLog } : {}),
-      ...(metrics ? { metrics } : {}),
+      ...(metrics && warmUpMetrics ? { metrics, warmUpMetrics } : {}),
       ...(tracing ? { tracing } : {}),
     }),
     genReqId: tracing
@@ -126,9 +132,14 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
   app.server.on(
     'request',
     tracing
-      ? (request, response) => tracing.serve(request, response, handle)
-      : (request, response) =>
-          handleWithLogFields({ trace_id: fallbackTraceId(request.headers) }, request, response, handle),
+      ? (request, response) => {
+          markWarmUpRequest(request);
+          tracing.serve(request, response, handle);
+        }
+      : (request, response) => {
+          markWarmUpRequest(request);
+          handleWithLogFields({ trace_id: fallbackTraceId(request.headers) }, request, response, handle);
+        },
   );
   if (options.faults) installFaultInjection(app, options.faults);
 

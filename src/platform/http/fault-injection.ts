@@ -2,6 +2,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { SystemError } from '../errors/app-error.ts';
+import { isWarmUpRequest } from './warm-up.ts';
 
 /** Keys of a service that offers fault injection; all reloadable, all off by default. */
 export const faultInjectionConfigProperties = {
@@ -46,7 +47,7 @@ export const faultsOn = (settings: FaultSettings) =>
 export function installFaultInjection(app: FastifyInstance, settings: () => FaultSettings): void {
   app.addHook('onRequest', (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void) => {
     const current = settings();
-    if ((current.FAULT_SLOW_RATIO === 0 && current.FAULT_ERROR_RATIO === 0) || isProbe(request)) {
+    if ((current.FAULT_SLOW_RATIO === 0 && current.FAULT_ERROR_RATIO === 0) || isExempt(request)) {
       done();
       return;
     }
@@ -61,7 +62,9 @@ export function installFaultInjection(app: FastifyInstance, settings: () => Faul
   });
 }
 
-const isProbe = (request: FastifyRequest) => request.routeOptions.config?.probe === true;
+/** Probes and the start-up warm-up are never faulted. */
+const isExempt = (request: FastifyRequest) =>
+  request.routeOptions.config?.probe === true || isWarmUpRequest(request.raw);
 
 function injectedFailure(): SystemError {
   return new SystemError({

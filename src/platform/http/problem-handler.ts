@@ -5,12 +5,13 @@ import {
   toAppError,
   toProblem,
 } from '../errors/problem-details.ts';
+import { isWarmUpRequest } from './warm-up.ts';
 
 /** The one place errors become responses. Business errors are shown, system errors are hidden and logged. */
 export function installProblemHandler(app: FastifyInstance, observe?: ErrorObserver): void {
   app.setErrorHandler((error, request, reply) => {
     const appError = toAppError(error);
-    observe?.(appError.kind, appError);
+    if (!isWarmUpRequest(request.raw)) observe?.(appError.kind, appError);
     if (appError.kind === 'system') {
       request.log.error({ error, kind: appError.kind }, `unhandled error: ${(error as Error).message}`);
     } else if (appError.kind === 'dependency') {
@@ -25,7 +26,7 @@ export function installProblemHandler(app: FastifyInstance, observe?: ErrorObser
       code: 'not-found',
       message: `No route for ${request.method} ${request.url.split('?')[0]}`,
     });
-    observe?.(appError.kind, appError);
+    if (!isWarmUpRequest(request.raw)) observe?.(appError.kind, appError);
     return sendProblem(request, reply, appError);
   });
 }

@@ -2,12 +2,15 @@ import { type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import type { HttpMetrics } from '../metrics/http-metrics.ts';
 import type { HttpTracing } from '../tracing/tracing-hooks.ts';
 import { LOG_EVERY_REQUEST, logsOrdinaryRequest, type RequestLogSettings } from './request-log-policy.ts';
+import { isWarmUpRequest } from './warm-up.ts';
 
 export interface RequestLogOptions {
   /** Read per request, so a reloaded threshold applies at once. Above it the line is a WARN with `slow: true`. */
   slowRequestMs: () => number;
   /** Fed from the same measurement as the log line, so the slow counter and the slow lines always agree. */
   metrics?: HttpMetrics;
+  /** Where the start-up warm-up's requests are counted instead: a registry nothing serves. */
+  warmUpMetrics?: HttpMetrics;
   /** Names the request's server span after its route and hands it the slow decision; the span is not yet ended. */
   tracing?: HttpTracing;
   /** Which ordinary requests get their line, read per request (reloadable); every request's when not given. */
@@ -18,12 +21,14 @@ export interface RequestLogOptions {
  * The one place a finished request is accounted for: one log line (method, route template, status, duration and,
  * via the request logger's bindings, the trace id) and the HTTP metrics, from one duration measurement and one
  * slow decision; and the server span gets its route name. Fastify's default is two lines per request with full request and response objects, which costs a
- * third of the throughput. Probe routes (health, /metrics) are neither logged nor counted. Lines of ordinary
+ * third of the throughput. Probe routes (health, /metrics) are neither logged nor counted; the start-up warm-up's
+ * requests are counted only in a registry nothing serves, and not logged. Lines of ordinary
  * requests follow the REQUEST_LOG policy; failures, slow requests and answers >= 400 are always written.
  */
 export class RequestLogController extends LogController {
   readonly #slowRequestMs: () => number;
   readonly #metrics: HttpMetrics | undefined;
+  readonly #warmUpMetrics: HttpMetrics | undefined;
   readonly #tracing: HttpTracing | undefined;
   readonly #policy: () => RequestLogSettings;
 
@@ -34,12 +39,13 @@ export class RequestLogController extends LogController {
     });
     this.#slowRequestMs = options.slowRequestMs;
     this.#metrics = options.metrics;
+    this.#warmUpMetrics = options.warmUpMetrics;
     this.#tracing = options.tracing;
     this.#policy = options.policy ?? (() => LOG_EVERY_REQUEST);
   }
 
-  override incomingRequest(_request: FastifyRequest, reply: FastifyReply): void {
-    this.#metrics?.requestStarted(reply);
+  override incomingRequest(request: FastifyRequest, reply: FastifyReply): void {
+    (isWarmUpRequest(request.raw) ? this.#warmUpMetrics : this.#metrics)?.requestStarted(reply);
   }
 
   override requestCompleted(
@@ -54,7 +60,8 @@ export class RequestLogController extends LogController {
     const elapsedMs = reply.elapsedTime;
     const slow = elapsedMs > this.#slowRequestMs();
     this.#tracing?.requestCompleted(request.raw, routeOptions.url, slow);
-    this.#metrics?.requestCompleted(
+    const warmUp = isWarmUpRequest(request.raw);
+    (warmUp ? this.#warmUpMetrics : this.#metrics)?.requestCompleted(
       request,
       config,
       routeOptions.url,
@@ -63,6 +70,7 @@ export class RequestLogController extends LogController {
       slow,
     );
     const status = reply.statusCode;
+    if (warmUp) return;
     if (
       !(error || slow || status >= 400) &&
       !logsOrdinaryRequest(this.#policy(), this.#tracing?.sampled(request.raw) ?? false)

@@ -7,6 +7,7 @@ import type { Registry } from 'prom-client';
 import { Type } from 'typebox';
 import { BusinessError, DependencyError } from '../errors/app-error.ts';
 import { PROBLEM_CONTENT_TYPE, toProblem } from '../errors/problem-details.ts';
+import { isWarmUpRequest } from '../http/warm-up.ts';
 import { errorCounter } from '../metrics/error-metrics.ts';
 import { EventLoopDelayWindow } from './event-loop-delay.ts';
 
@@ -95,7 +96,7 @@ export function protectionPlugin(settings: () => ProtectionSettings, metrics: Re
 
     const shed = (request: FastifyRequest, reply: FastifyReply, type: string, value: number | undefined) => {
       if (isProbe(request)) return undefined;
-      countError('dependency');
+      if (!isWarmUpRequest(request.raw)) countError('dependency');
       const error = new DependencyError('capacity', {
         code: 'overloaded',
         detail: `The service is overloaded (${type}${value === undefined ? '' : ` ${Math.round(value)}`}); retry after the Retry-After delay.`,
@@ -169,7 +170,7 @@ export function protectionPlugin(settings: () => ProtectionSettings, metrics: Re
     });
     const limit = app.rateLimit();
     app.addHook('onRequest', (request, reply, done) => {
-      if (settings().RATE_LIMIT_MAX === 0 || isProbe(request)) done();
+      if (settings().RATE_LIMIT_MAX === 0 || isProbe(request) || isWarmUpRequest(request.raw)) done();
       else limit.call(app, request, reply).then(() => done(), done);
     });
   };

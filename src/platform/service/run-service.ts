@@ -1,3 +1,4 @@
+import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -8,6 +9,7 @@ import { openLiveConfig } from '../config/live-config.ts';
 import { liveConfigProperties } from '../config/live-config-schema.ts';
 import { platformConfigProperties } from '../config/platform-config-schema.ts';
 import { HealthRegistry } from '../health/health-registry.ts';
+import { type WarmUpPaths, warmUp } from '../http/warm-up.ts';
 import { Lifecycle } from '../lifecycle/lifecycle.ts';
 import { createLogger } from '../logging/logger.ts';
 import { createMetricsRegistry } from '../metrics/metrics-registry.ts';
@@ -22,6 +24,7 @@ const runSchema = Type.Object({
   SHUTDOWN_TIMEOUT_MS: platformConfigProperties.SHUTDOWN_TIMEOUT_MS,
   SHUTDOWN_DELAY_MS: platformConfigProperties.SHUTDOWN_DELAY_MS,
   READINESS_TIMEOUT_MS: platformConfigProperties.READINESS_TIMEOUT_MS,
+  WARM_UP_REQUESTS: platformConfigProperties.WARM_UP_REQUESTS,
   CONFIG_POLL_INTERVAL_MS: liveConfigProperties.CONFIG_POLL_INTERVAL_MS,
 });
 
@@ -43,7 +46,12 @@ export interface ServiceRuntime<S extends TObject> {
 export interface ComposedService {
   app: FastifyInstance;
   ready: Record<string, unknown>;
+  /** The read-only requests the start-up warm-up cycles through (WARM_UP_REQUESTS); none when not given. */
+  warmUp?: WarmUpPaths;
 }
+
+/** The warm-up never holds readiness back longer than this, whatever WARM_UP_REQUESTS asks. */
+const WARM_UP_MAX_MS = 10_000;
 
 /**
  * The platform part of every composition root: logger, live configuration, lifecycle, tracing's shutdown and
@@ -109,7 +117,11 @@ export async function runService<S extends TObject>(
   const health = new HealthRegistry({ timeoutMs: config.READINESS_TIMEOUT_MS });
   lifecycle.onDrain(() => health.markDraining());
 
-  const { app, ready } = await compose({
+  const {
+    app,
+    ready,
+    warmUp: warmUpPaths,
+  } = await compose({
     logger,
     configStore,
     config: configStore.values,
@@ -124,19 +136,27 @@ export async function runService<S extends TObject>(
   });
 
   await app.listen({ host: config.HOST, port: config.PORT });
+  const address = app.server.address() as AddressInfo;
+  // Loaded while nothing but probes can reach the server: under a fifth of a CPU, a first export or a first
+  // outgoing call paying for these loads would stall the requests around it.
+  await tracing?.prepareForRequests().catch((error: unknown) => {
+    logger.warn({ err: error }, 'tracing: outgoing calls are not traced (instrumentation failed to load)');
+  });
+  const warmed =
+    warmUpPaths && config.WARM_UP_REQUESTS > 0
+      ? await warmUp(address, warmUpPaths, { requests: config.WARM_UP_REQUESTS, maxMs: WARM_UP_MAX_MS })
+      : undefined;
+  if (warmed?.stoppedBy !== undefined)
+    logger.warn({ warm_up: warmed }, `warm-up stopped early (${warmed.stoppedBy}); serving anyway`);
   configStore.watch(config.CONFIG_POLL_INTERVAL_MS);
   health.markStarted();
-  const address = app.server.address();
   logger.info(
     {
-      port: typeof address === 'object' && address ? address.port : config.PORT,
+      port: address.port,
       ...ready,
+      ...(warmed ? { warm_up_requests: warmed.requests, warm_up_ms: warmed.ms } : {}),
       startup_ms: Math.round(performance.now()),
     },
     'ready to serve',
   );
-  // After ready on purpose: outgoing calls get spans only inside a request's trace, and none has been served yet.
-  await tracing?.instrumentOutboundCalls().catch((error: unknown) => {
-    logger.warn({ err: error }, 'tracing: outgoing calls are not traced (instrumentation failed to load)');
-  });
 }

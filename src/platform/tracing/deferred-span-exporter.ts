@@ -3,8 +3,8 @@ import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-node';
 
 /**
  * A span exporter made on the first export rather than at start-up: the OTLP exporter's modules (transport,
- * transformer, serialisers) are loaded and set up once there is a batch to send, not while the service starts.
- * Spans are batched before they get here, so only the first export waits for the load.
+ * transformer, serialisers) are loaded once the server listens (see `load`), not on the path to listening, and in
+ * any case by the first batch to send.
  */
 export class DeferredSpanExporter implements SpanExporter {
   readonly #create: () => Promise<SpanExporter>;
@@ -12,6 +12,12 @@ export class DeferredSpanExporter implements SpanExporter {
 
   constructor(create: () => Promise<SpanExporter>) {
     this.#create = create;
+  }
+
+  /** Makes the exporter now, so that the first export does not pay for loading it while requests wait. */
+  async load(): Promise<void> {
+    this.#exporter ??= this.#create();
+    await this.#exporter;
   }
 
   export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {

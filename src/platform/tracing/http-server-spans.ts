@@ -19,6 +19,7 @@ import {
   ATTR_URL_PATH,
   ATTR_URL_SCHEME,
 } from '@opentelemetry/semantic-conventions';
+import { isWarmUpRequest } from '../http/warm-up.ts';
 import { KEPT_AS, type PresetIdGenerator, type RequestSampler } from './request-sampling.ts';
 import { newSpanId, newTraceId, parseTraceparent } from './trace-context.ts';
 import type { HttpTracing, SpanIds } from './tracing-hooks.ts';
@@ -42,6 +43,8 @@ interface Traced {
   startedAt: number;
   route: string | undefined;
   slow: boolean;
+  /** Sent by the start-up warm-up: never sampled, never recorded after the fact, so it reaches no trace. */
+  warmUp: boolean;
 }
 
 const TRACED = Symbol('user-service.server-span');
@@ -106,7 +109,7 @@ export function httpServerSpans(sampler: RequestSampler, idGenerator: PresetIdGe
     const failed = this.statusCode >= 500 || !this.writableFinished;
     let span = traced.span;
     if (span === undefined) {
-      if (!(failed || traced.slow) || !mayKeep()) return;
+      if (!(failed || traced.slow) || traced.warmUp || !mayKeep()) return;
       span = startSpan(
         request,
         traced,
@@ -140,10 +143,11 @@ export function httpServerSpans(sampler: RequestSampler, idGenerator: PresetIdGe
         startedAt: performance.now(),
         route: undefined,
         slow: false,
+        warmUp: isWarmUpRequest(request),
       };
       (request as TracedRequest)[TRACED] = traced;
       let active: Context;
-      if (caller ? caller.sampled : sampler.samplesNewTrace(traceId)) {
+      if (!traced.warmUp && (caller ? caller.sampled : sampler.samplesNewTrace(traceId))) {
         const parent = caller ? propagation.extract(ROOT_CONTEXT, request.headers) : ROOT_CONTEXT;
         traced.span = startSpan(request, traced, parent);
         active = trace.setSpan(parent, traced.span);
@@ -155,7 +159,7 @@ export function httpServerSpans(sampler: RequestSampler, idGenerator: PresetIdGe
           traceFlags: TraceFlags.NONE,
         });
       }
-      response.once('close', end);
+      response.on('close', end); // 'close' comes once; on() spares once()'s wrapper
       // Node delivers a body from the socket, outside this context: rebinding the request's listeners keeps
       // the body parser, and the handler after it, inside the span. Requests without a body skip the cost.
       if (

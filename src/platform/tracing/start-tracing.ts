@@ -52,6 +52,13 @@ function batchSettings(): BufferConfig {
 export function startTracing(options: TracingOptions): Tracing {
   const sampler = new RequestSampler(options.sampleRatio);
   const idGenerator = new PresetIdGenerator();
+  const exporter = new DeferredSpanExporter(async () => {
+    const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
+    return new OTLPTraceExporter({
+      url: `${options.endpoint.replace(/\/+$/, '')}/v1/traces`,
+      timeoutMillis: EXPORT_TIMEOUT_MS,
+    });
+  });
   const provider = new NodeTracerProvider({
     resource: resourceFromAttributes({
       [ATTR_SERVICE_NAME]: options.service,
@@ -60,18 +67,7 @@ export function startTracing(options: TracingOptions): Tracing {
     }),
     sampler,
     idGenerator,
-    spanProcessors: [
-      new BatchSpanProcessor(
-        new DeferredSpanExporter(async () => {
-          const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
-          return new OTLPTraceExporter({
-            url: `${options.endpoint.replace(/\/+$/, '')}/v1/traces`,
-            timeoutMillis: EXPORT_TIMEOUT_MS,
-          });
-        }),
-        batchSettings(),
-      ),
-    ],
+    spanProcessors: [new BatchSpanProcessor(exporter, batchSettings())],
   });
   // Registers the AsyncLocalStorage context manager and the W3C traceparent/baggage propagator.
   provider.register();
@@ -87,10 +83,11 @@ export function startTracing(options: TracingOptions): Tracing {
       const ids = span.spanContext();
       return { trace_id: ids.traceId, span_id: ids.spanId };
     },
-    async instrumentOutboundCalls() {
+    async prepareForRequests() {
       const [{ registerInstrumentations }, { UndiciInstrumentation }] = await Promise.all([
         import('@opentelemetry/instrumentation'),
         import('@opentelemetry/instrumentation-undici'),
+        exporter.load(),
       ]);
       // Calls outside a request (config polls, Vault renewals) would each start a trace of their own.
       registerInstrumentations({

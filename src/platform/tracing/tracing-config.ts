@@ -12,7 +12,7 @@ export const tracingConfigProperties = {
   OTEL_TRACES_SAMPLER_ARG: Type.Number({
     minimum: 0,
     maximum: 1,
-    default: 0.1,
+    default: 0.01,
     description:
       'Share of new traces that are recorded from their start (0..1). Parent-based: a request whose `traceparent` is sampled is always recorded. A request not sampled at its start that ends as an error (5xx, response not completed) or slower than SLOW_REQUEST_MS still gets its server span, recorded when it ends (`sampling.kept_as`), at most 100 a second.',
   }),

@@ -39,10 +39,10 @@ export interface Tracing {
    */
   logFields(mergeObject: object, level: number, logger: object): Record<string, string>;
   /**
-   * Starts client spans for outgoing fetch/undici calls. They are only made inside a request's trace, so this runs
-   * once the server listens: loading the instrumentation is start-up work that no request before it can need.
+   * Loads what the first requests would otherwise wait for: client spans for outgoing fetch/undici calls (only
+   * made inside a request's trace) and the OTLP exporter. Runs once the server listens, before readiness passes.
    */
-  instrumentOutboundCalls(): Promise<void>;
+  prepareForRequests(): Promise<void>;
   /** Export failures and dropped spans become WARN lines (at most one a minute), once the logger exists. */
   reportProblemsTo(logger: Logger): void;
   /** Exports what is still buffered and stops, within a bound even when the collector is gone. */

@@ -8,6 +8,7 @@ import { riskAdmission } from './risk-admission.ts';
 import { RISK_POLICY_KEYS, RiskClient, riskPolicySettings } from './risk-client.ts';
 import { migrateUsers, openUsersStorage } from './storage.ts';
 import { UsersService } from './users.service.ts';
+import { usersWarmUpPaths } from './warm-up-paths.ts';
 
 /** The composition root: the only module with side effects. Everything it opens, it hands to the lifecycle. */
 export function runUsersService(start: ServiceStart): Promise<void> {
@@ -74,7 +75,7 @@ export function runUsersService(start: ServiceStart): Promise<void> {
         maxHeaderBytes: config.HEADER_LIMIT_BYTES,
         plugins: [protectionPlugin(() => configStore.values, metrics)],
       });
-      return { app, ready: { storage: database?.kind ?? 'memory' } };
+      return { app, ready: { storage: database?.kind ?? 'memory' }, warmUp: usersWarmUpPaths };
     },
   );
 }
