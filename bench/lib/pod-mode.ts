@@ -59,7 +59,7 @@ async function inPod<T>(
   c: Contender,
   phase: string,
   work: (server: Started) => Promise<T>,
-): Promise<{ value: T; readyMs: number; stats: GroupStats; exited: boolean }> {
+): Promise<{ value: T; readyMs: number; listenMs: number; stats: GroupStats; exited: boolean }> {
   const limits: Limits = { cpus: plan.limits.cpus, memoryBytes: plan.limits.memoryBytes };
   const group = createLimitedGroup({
     name: `user-service-bench-${process.pid}-${c.label.replace(/[^a-z0-9]+/gi, '-')}-${phase}`,
@@ -74,7 +74,13 @@ async function inPod<T>(
     try {
       const value = await work(server);
       const exited = server.child.exitCode !== null || server.child.signalCode !== null;
-      return { value, readyMs: server.readyMs, stats: await group.stats(), exited };
+      return {
+        value,
+        readyMs: server.readyMs,
+        listenMs: server.listenMs,
+        stats: await group.stats(),
+        exited,
+      };
     } finally {
       await server.stop();
       untrack();
@@ -140,6 +146,7 @@ export async function runPodMode(plan: PodPlan): Promise<PodOutcome> {
         storage: c.storage,
         scenario,
         ready_ms: round(median([cold.readyMs, warm.readyMs]), 1),
+        listen_ms: round(median([cold.listenMs, warm.listenMs]), 1),
         cold: figures(cold.value),
         warm: figures(warm.value.result),
         post_503_after_ready: warm.value.light.status_503,

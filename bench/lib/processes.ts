@@ -10,6 +10,8 @@ export interface Started {
   url: string;
   /** Spawn to the first 200 from /readyz. */
   readyMs: number;
+  /** Spawn to the first answer from /readyz, whatever its status: the server listens (warm-up may follow). */
+  listenMs: number;
   stderrTail: () => string;
   stop: () => Promise<void>;
 }
@@ -78,17 +80,20 @@ export async function startServer(options: StartOptions): Promise<Started> {
     }
   };
   const deadline = startedAt + (options.readyTimeoutMs ?? 60_000);
+  let listenMs: number | undefined;
   while (performance.now() < deadline) {
     if (exited) throw new Error(`${command} exited before it was ready: ${stderr}`);
     try {
       const response = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(1000) });
       await response.arrayBuffer();
+      listenMs ??= performance.now() - startedAt;
       if (response.status === 200) {
         return {
           child,
           pid: child.pid!,
           url,
           readyMs: performance.now() - startedAt,
+          listenMs: listenMs ?? performance.now() - startedAt,
           stderrTail: () => stderr,
           stop,
         };

@@ -10,7 +10,7 @@ import {
   type SoakRow,
 } from './results.ts';
 import { renderSvg } from './svg.ts';
-import { formatConstantRateTable, formatMarkdownTable, formatPodTable } from './table.ts';
+import { formatConstantRateTable, formatMarkdownTable, formatPodTable, readyCell } from './table.ts';
 
 /** latest.json as the driver writes it; every section but `scenarios` may be absent (older files, partial modes). */
 export interface FullResults extends BenchResults {
@@ -82,12 +82,12 @@ export function renderReadmeBlock(results: FullResults, budgets: readonly Budget
   const rows = results.pod?.rows ?? [];
   const n = (value: number | null) => (value === null ? 'n/a' : String(value));
   const table = [
-    '| contender | scenario | ready ms | cold req/s | cold P99 ms | warm req/s | warm P99 ms | vs node | peak MiB | OOM |',
+    '| contender | scenario | ready ms (listening) | cold req/s | cold P99 ms | warm req/s | warm P99 ms | vs node | peak MiB | OOM |',
     '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows.map(
       (row) =>
         `| ${contenderLabel(row.contender, row.storage)} | ${row.scenario} | ` +
-        `${Math.round(row.ready_ms)} | ${row.cold.req_per_s} | ${row.cold.p99_ms.toFixed(1)} | ${row.warm.req_per_s} | ` +
+        `${readyCell(row)} | ${row.cold.req_per_s} | ${row.cold.p99_ms.toFixed(1)} | ${row.warm.req_per_s} | ` +
         `${row.warm.p99_ms.toFixed(1)} | ${row.ratio_vs_node === null ? 'n/a' : `${row.ratio_vs_node.toFixed(2)}x`} | ` +
         `${n(row.peak_memory_mb)} | ${n(row.oom_kills)} |`,
     ),

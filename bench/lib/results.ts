@@ -90,6 +90,11 @@ export interface PodRow {
   scenario: ScenarioName;
   /** Spawn to the first 200 from /readyz under the limits, median of the starts. */
   ready_ms: number;
+  /**
+   * Spawn to the server's first answer (a 503 from /readyz while it warms up), median of the starts; absent in
+   * results from before it was measured.
+   */
+  listen_ms?: number;
   cold: RunFigures;
   warm: RunFigures;
   /** 503 answers to POST /users in the 5 s after ready (light constant-rate traffic). */

@@ -46,7 +46,7 @@ export function formatMarkdownTable(rows: readonly ScenarioRow[]): string {
 const POD_HEADERS = [
   'contender',
   'scenario',
-  'ready ms',
+  'ready ms (listening)',
   'cold req/s',
   'cold P50',
   'cold P99',
@@ -60,12 +60,20 @@ const POD_HEADERS = [
   '503 after ready',
 ];
 
+/** Ready time, with the time to listening when a warm-up (or anything else) came between them. */
+export function readyCell(row: PodRow): string {
+  const ready = Math.round(row.ready_ms);
+  return row.listen_ms === undefined || ready - Math.round(row.listen_ms) < 50
+    ? String(ready)
+    : `${ready} (${Math.round(row.listen_ms)})`;
+}
+
 function podCells(row: PodRow): string[] {
   const n = (v: number | null) => (v === null ? 'n/a' : String(v));
   return [
     contenderLabel(row.contender, row.storage),
     row.scenario,
-    String(Math.round(row.ready_ms)),
+    readyCell(row),
     String(row.cold.req_per_s),
     row.cold.p50_ms.toFixed(2),
     row.cold.p99_ms.toFixed(2),

@@ -265,7 +265,7 @@ describe('benchmark targets, pod mode and constant rate', () => {
       },
     };
     const markdown = renderMarkdown(results, budgetsOf(results));
-    const podAt = markdown.indexOf('| contender | scenario | ready ms |');
+    const podAt = markdown.indexOf('| contender | scenario | ready ms (listening) |');
     assert.ok(podAt > 0 && podAt < markdown.indexOf('| scenario | storage | contender |'));
     assert.match(markdown, /Reproduce: `npm run bench -- --pod`/);
     assert.match(markdown, /^\| user-service\/memory \| get-by-id \| 1500 \| 560 \|/m);
