@@ -156,6 +156,7 @@ async function run(options: BenchOptions, argv: readonly string[], session: Sess
       command: command(['--pod', ...argv.filter((a) => a !== '--pod')]),
       soak_target_s: 300,
       rows: outcome.rows,
+      pairs: outcome.pairs,
       soak: outcome.soak,
     };
   }

@@ -4,7 +4,15 @@ import type { LoadGenerator, LoadResult, LoadSpec } from './load.ts';
 import { openLoopProcess } from './open-loop.ts';
 import type { PodLimits } from './pod-limits.ts';
 import type { Started } from './processes.ts';
-import { BASELINES, type PodRow, type RunFigures, type SoakRow } from './results.ts';
+import {
+  BASELINES,
+  type PodPair,
+  type PodRow,
+  type RunFigures,
+  type SoakRow,
+  TRACING_ALL_CONTENDER,
+  TRACING_OFF_CONTENDER,
+} from './results.ts';
 import { seedUsers } from './seed.ts';
 import { median, ratio, round } from './stats.ts';
 
@@ -31,6 +39,7 @@ export interface PodPlan {
 export interface PodOutcome {
   mechanism: string;
   rows: PodRow[];
+  pairs: PodPair[];
   soak: SoakRow | null;
   notes: string[];
 }
@@ -106,7 +115,7 @@ function loadSettings(plan: PodPlan, url: string, durationS: number) {
  * it is ready) and warm (5 s of light POST traffic first, whose 503s are counted, then saturating load).
  */
 export async function runPodMode(plan: PodPlan): Promise<PodOutcome> {
-  const outcome: PodOutcome = { mechanism: '', rows: [], soak: null, notes: [] };
+  const outcome: PodOutcome = { mechanism: '', rows: [], pairs: [], soak: null, notes: [] };
   for (const c of plan.contenders) {
     const began = performance.now();
     const scenario = c.scenarios[0]!;
@@ -181,9 +190,79 @@ export async function runPodMode(plan: PodPlan): Promise<PodOutcome> {
     const node = outcome.rows.find((r) => r.contender === BASELINES.node && r.scenario === row.scenario);
     row.ratio_vs_node = ratio(row.warm.req_per_s, node?.warm.req_per_s);
   }
+  const byName = (name: string) =>
+    plan.contenders.find((c) => c.contender === name && c.scenarios[0] === 'get-by-id');
+  for (const [a, b] of [
+    ['user-service', BASELINES.node],
+    ['user-service', TRACING_OFF_CONTENDER],
+    [TRACING_ALL_CONTENDER, BASELINES.node],
+  ] as const) {
+    const first = byName(a);
+    const second = byName(b);
+    if (!first || !second) continue;
+    try {
+      outcome.pairs.push(await paired(plan, first, second));
+    } catch (error) {
+      outcome.notes.push(`pod pair ${a} vs ${b}: ${(error as Error).message.split('\n')[0]?.slice(0, 300)}`);
+    }
+  }
   if (plan.soakContender && plan.soakS > 0)
     outcome.soak = await soak(plan, plan.soakContender, outcome.notes);
   return outcome;
+}
+
+/**
+ * Both contenders started in groups of their own, given the warm run's 5 s of light traffic at once, seeded, then
+ * loaded at saturation in parallel for the warm run's length.
+ */
+async function paired(plan: PodPlan, a: Contender, b: Contender): Promise<PodPair> {
+  const scenario = 'get-by-id' as const;
+  const run = await inPod(plan, a, 'pair-a', (serverA) =>
+    inPod(plan, b, 'pair-b', async (serverB) => {
+      const servers = [
+        [a, serverA],
+        [b, serverB],
+      ] as const;
+      await Promise.all(
+        servers.map(([c, server]) =>
+          openLoopProcess(
+            {
+              url: server.url,
+              rate: LIGHT_RATE,
+              durationS: LIGHT_S,
+              connections: 4,
+              spec: { scenario: 'post', ids: [], emailPrefix: `${c.contender}-pair-light-` },
+            },
+            plan.loadCpu,
+          ),
+        ),
+      );
+      const specs = await Promise.all(
+        servers.map(async ([c, server]) => ({
+          scenario,
+          ids: await seedUsers(server.url, SEED_USERS, `${c.contender}-pair`),
+          emailPrefix: `${c.contender}-pair-`,
+          countStatuses: true,
+        })),
+      );
+      return Promise.all(
+        servers.map(([, server], i) => plan.generate(specs[i]!, loadSettings(plan, server.url, plan.warmS))),
+      );
+    }),
+  );
+  const [resultA, resultB] = run.value.value;
+  const pair: PodPair = {
+    a: a.contender,
+    b: b.contender,
+    scenario,
+    a_req_per_s: Math.round(resultA!.req_per_s),
+    b_req_per_s: Math.round(resultB!.req_per_s),
+    ratio: ratio(resultA!.req_per_s, resultB!.req_per_s),
+  };
+  plan.log(
+    `pod pair ${scenario} ${a.label} ${pair.a_req_per_s} req/s vs ${b.label} ${pair.b_req_per_s} req/s at once: ${pair.ratio ?? 'n/a'}x`,
+  );
+  return pair;
 }
 
 async function soak(plan: PodPlan, c: Contender, notes: string[]): Promise<SoakRow | null> {

@@ -5,6 +5,7 @@ import {
   type BenchResults,
   type ConstantRateRow,
   contenderLabel,
+  type PodPair,
   type PodRow,
   type ScenarioRow,
   type SoakRow,
@@ -25,6 +26,8 @@ export interface FullResults extends BenchResults {
     command: string;
     soak_target_s: number;
     rows: PodRow[];
+    /** Absent in results from before paired runs. */
+    pairs?: PodPair[];
     soak: SoakRow | null;
   } | null;
   budgets?: BudgetLine[];
@@ -37,7 +40,12 @@ export function budgetsOf(results: FullResults): BudgetLine[] {
     startupMs: results.startup_ms ?? {},
     connections: results.settings?.connections ?? 50,
     pod: results.pod
-      ? { rows: results.pod.rows, soak: results.pod.soak, soakTargetS: results.pod.soak_target_s }
+      ? {
+          rows: results.pod.rows,
+          ...(results.pod.pairs ? { pairs: results.pod.pairs } : {}),
+          soak: results.pod.soak,
+          soakTargetS: results.pod.soak_target_s,
+        }
       : undefined,
     freshCloneMs: results.fresh_clone_start_ms ?? undefined,
   });
@@ -61,6 +69,17 @@ export function renderMarkdown(results: FullResults, budgets: readonly BudgetLin
         `5 s of POST /users at 20 req/s (its 503s counted), then saturating load. Ratios compare warm req/s.\n\n` +
         `Reproduce: \`${results.pod.command}\`\n\n${formatPodTable(results.pod.rows, true)}`,
     );
+    if (results.pod.pairs && results.pod.pairs.length > 0)
+      parts.push(
+        'Side by side (each pod in its own group with the same limits, both pinned to the server core, both loaded at ' +
+          'once after 5 s of light traffic; the ratio lines below use these):\n\n' +
+          results.pod.pairs
+            .map(
+              (p) =>
+                `- ${p.scenario}: ${p.a} ${p.a_req_per_s} req/s vs ${p.b} ${p.b_req_per_s} req/s = ${p.ratio ?? 'n/a'}x`,
+            )
+            .join('\n'),
+      );
     if (results.pod.soak) parts.push(soakLine(results.pod.soak));
   }
   if (results.scenarios.length > 0)

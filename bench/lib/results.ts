@@ -106,6 +106,23 @@ export interface PodRow {
   ratio_vs_node: number | null;
 }
 
+/**
+ * Two contenders under the same limits at the same time: each in its own group, both pinned to the server core,
+ * each loaded by its own generator in parallel. Whatever else the machine does slows both alike, so their ratio
+ * holds where sequential runs on a shared machine vary by 2x.
+ */
+export interface PodPair {
+  /** The contender whose figure is compared (user-service at its defaults, or at tracing ratio 1). */
+  a: string;
+  /** The reference (raw node:http, or the service with tracing off). */
+  b: string;
+  scenario: ScenarioName;
+  a_req_per_s: number;
+  b_req_per_s: number;
+  /** a / b */
+  ratio: number | null;
+}
+
 export interface SoakRow {
   contender: ContenderName;
   storage: Storage;

@@ -229,6 +229,44 @@ describe('benchmark targets, pod mode and constant rate', () => {
     assert.match(text, /^PASS {2}pod: 0 failed requests over the soak: 0 failed of 42000$/m);
   });
 
+  it('takes the ratio lines from side-by-side runs when there are any, and still shows the sequential ratio', () => {
+    const pair = (a: string, b: string, aRate: number, bRate: number) => ({
+      a,
+      b,
+      scenario: 'get-by-id' as const,
+      a_req_per_s: aRate,
+      b_req_per_s: bRate,
+      ratio: Math.round((aRate / bRate) * 100) / 100,
+    });
+    const text = formatBudgets(
+      evaluateBudgets({
+        rows: [],
+        startupMs: {},
+        connections: 50,
+        pod: {
+          ...pod,
+          pairs: [
+            pair('user-service', 'node-raw', 850, 1000),
+            pair('user-service', 'user-service+tracing-off', 900, 1000),
+            pair('user-service+tracing-1', 'node-raw', 200, 1000),
+          ],
+        },
+      }),
+    );
+    assert.match(
+      text,
+      /^PASS {2}pod: GET by id >= 0\.60x .*: 0\.85x \(850 vs 1000 req\/s, both pods at once; run one after the other 0\.70x\)$/m,
+    );
+    assert.match(
+      text,
+      /^PASS {2}pod: tracing at production sampling costs <= 15% .*: 10% \(900 vs 1000 req\/s, both pods at once; run one after the other 0\.70x\)$/m,
+    );
+    assert.match(
+      text,
+      /^FAIL {2}pod: tracing ratio 1 >= 0\.30x raw node:http: 0\.20x \(200 vs 1000 req\/s, both pods/m,
+    );
+  });
+
   it('judges POST on PostgreSQL against raw pg and PGlite against its own P99 target', () => {
     const rows = aggregate([
       run({ scenario: 'post', storage: 'postgres', req_per_s: 600, p99_ms: 40 }),
