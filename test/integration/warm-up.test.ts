@@ -73,17 +73,20 @@ describe('start-up warm-up (WARM_UP_REQUESTS)', () => {
     assert.equal(service.lines.filter((line) => line.message === 'request completed').length, 0);
   });
 
-  it('makes no spans: the first exported trace is the first real request', async () => {
+  it('makes no spans: besides the instance start-up span, the only trace exported is the first real request', async () => {
     const traceId = randomUUID().replaceAll('-', '');
     const response = await fetch(`${service.url}/users/${ids[0]}`, {
       headers: { traceparent: `00-${traceId}-${'1'.repeat(16)}-01` },
     });
     assert.equal(response.status, 200);
     await receiver.waitFor((spans) => spans.some((span) => span.traceId === traceId && span.kind === SERVER));
+    const startUp = receiver.spans.filter((span) => span.name === 'start-up');
+    assert.equal(startUp.length, 1, 'one start-up span, exported before ready');
+    assert.equal(startUp[0]?.attributes['sampling.kept_as'], 'start-up');
     assert.deepEqual(
-      [...new Set(receiver.spans.map((span) => span.traceId))],
+      [...new Set(receiver.spans.filter((span) => span.name !== 'start-up').map((span) => span.traceId))],
       [traceId],
-      'every span received belongs to the one real request',
+      'every other span received belongs to the one real request',
     );
   });
 

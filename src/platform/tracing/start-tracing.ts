@@ -1,12 +1,12 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { context, DiagLogLevel, diag, trace } from '@opentelemetry/api';
+import { context, DiagLogLevel, diag, ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import { setGlobalErrorHandler } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, type BufferConfig, NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import { DeferredSpanExporter } from './deferred-span-exporter.ts';
 import { httpServerSpans } from './http-server-spans.ts';
-import { PresetIdGenerator, RequestSampler } from './request-sampling.ts';
+import { KEPT_AS, PresetIdGenerator, RequestSampler } from './request-sampling.ts';
 import { TRACE_IDS_BOUND, type Tracing } from './tracing-hooks.ts';
 import { markTracingStarted } from './tracing-state.ts';
 
@@ -24,6 +24,7 @@ const EXPORT_TIMEOUT_MS = 5_000;
 /** Shutdown waits this long for the last export; a collector that is gone must not hold the process. */
 const SHUTDOWN_BOUND_MS = 2_000;
 const PROBLEM_LOG_INTERVAL_MS = 60_000;
+const START_UP_FLUSH_BOUND_MS = 1_000;
 
 /**
  * Batching sized for a 128 MiB pod: a queued span holds about 1.5 KB until it is exported, so the SDK default
@@ -94,6 +95,18 @@ export function startTracing(options: TracingOptions): Tracing {
         tracerProvider: provider,
         instrumentations: [new UndiciInstrumentation({ requireParentforSpans: true })],
       });
+      // One real span through the whole export path (transform, encode, send), so that path is loaded and
+      // compiled before traffic; it records how long this instance took to get here. A collector that does not
+      // answer holds readiness back by at most the bound.
+      provider
+        .getTracer('user-service.lifecycle')
+        .startSpan(
+          'start-up',
+          { startTime: performance.timeOrigin, attributes: { [KEPT_AS]: 'start-up' } },
+          ROOT_CONTEXT,
+        )
+        .end();
+      await Promise.race([provider.forceFlush(), delay(START_UP_FLUSH_BOUND_MS, undefined, { ref: false })]);
     },
     reportProblemsTo(logger) {
       let quietUntil = 0;
