@@ -100,6 +100,20 @@ async function inPod<T>(
   }
 }
 
+/** The warm run's first 5 s: POST /users at a rate any healthy pod serves, its 503s counted. */
+function lightTraffic(plan: PodPlan, server: Started, emailPrefix: string) {
+  return openLoopProcess(
+    {
+      url: server.url,
+      rate: LIGHT_RATE,
+      durationS: LIGHT_S,
+      connections: 4,
+      spec: { scenario: 'post', ids: [], emailPrefix },
+    },
+    plan.loadCpu,
+  );
+}
+
 function loadSettings(plan: PodPlan, url: string, durationS: number) {
   return {
     url,
@@ -133,16 +147,7 @@ export async function runPodMode(plan: PodPlan): Promise<PodOutcome> {
         plan.generate(await spec(server, 'cold'), loadSettings(plan, server.url, plan.coldS)),
       );
       const warm = await inPod(plan, c, 'warm', async (server) => {
-        const light = await openLoopProcess(
-          {
-            url: server.url,
-            rate: LIGHT_RATE,
-            durationS: LIGHT_S,
-            connections: 4,
-            spec: { scenario: 'post', ids: [], emailPrefix: `${c.contender}-pod-light-` },
-          },
-          plan.loadCpu,
-        );
+        const light = await lightTraffic(plan, server, `${c.contender}-pod-light-`);
         const result = await plan.generate(
           await spec(server, 'warm'),
           loadSettings(plan, server.url, plan.warmS),
@@ -224,18 +229,7 @@ async function paired(plan: PodPlan, a: Contender, b: Contender): Promise<PodPai
         [b, serverB],
       ] as const;
       await Promise.all(
-        servers.map(([c, server]) =>
-          openLoopProcess(
-            {
-              url: server.url,
-              rate: LIGHT_RATE,
-              durationS: LIGHT_S,
-              connections: 4,
-              spec: { scenario: 'post', ids: [], emailPrefix: `${c.contender}-pair-light-` },
-            },
-            plan.loadCpu,
-          ),
-        ),
+        servers.map(([c, server]) => lightTraffic(plan, server, `${c.contender}-pair-light-`)),
       );
       const specs = await Promise.all(
         servers.map(async ([c, server]) => ({
