@@ -112,6 +112,7 @@ function userService(
       DATABASE_URL: databaseUrl,
       LOG_LEVEL: 'info',
       WARM_UP_REQUESTS: String(context.defaults.warmUpRequests),
+      DOCS_ENABLED: String(context.defaults.docsEnabled),
       ...(sampleRatio === null
         ? {}
         : {

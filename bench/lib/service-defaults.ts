@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseEnv } from 'node:util';
 import { usersConfigSchema } from '../../src/services/users/config.ts';
 import { DEPLOYMENT, DOCKERFILE, deploymentContainer, dockerfileEnv } from './pod-limits.ts';
 
@@ -8,7 +9,8 @@ import { DEPLOYMENT, DOCKERFILE, deploymentContainer, dockerfileEnv } from './po
  * (OTEL_*), logging (LOG_*) and the PostgreSQL pool size the raw pg contender copies. Read from the config schema,
  * so the benchmark measures what the service ships, whatever that is today. The start-up warm-up is a setting of
  * the shipped artefact (0 in the schema, so tests and `npm start` skip it): its count is read as a pod gets it, the
- * base Deployment's env over the image's ENV.
+ * base Deployment's env over the image's ENV. So is DOCS_ENABLED (on in the schema for a laptop, off in the base
+ * ConfigMap): with the docs on, Swagger's plugins cost about 5 % of GET throughput.
  */
 export interface ServiceDefaults {
   sampleRatio: number;
@@ -17,12 +19,18 @@ export interface ServiceDefaults {
   observability: Record<string, unknown>;
   /** WARM_UP_REQUESTS as the pod runs: requests the service sends itself before readiness passes. */
   warmUpRequests: number;
+  /** DOCS_ENABLED as the pod runs (the base ConfigMap's value). */
+  docsEnabled: boolean;
 }
 
+const BASE_CONFIG_MAP = 'deploy/k8s/base/user-service.env';
+
+/** A key as a pod gets it: the Deployment's env, else the base ConfigMap, else the image's ENV. */
 function shippedSetting(root: string, key: string): string | undefined {
   const container = deploymentContainer(readFileSync(join(root, DEPLOYMENT), 'utf8'));
   return (
     container.env?.find((e) => e.name === key)?.value ??
+    parseEnv(readFileSync(join(root, BASE_CONFIG_MAP), 'utf8'))[key] ??
     dockerfileEnv(readFileSync(join(root, DOCKERFILE), 'utf8'), key)
   );
 }
@@ -40,5 +48,8 @@ export function readServiceDefaults(root: string): ServiceDefaults {
     shippedSetting(root, 'WARM_UP_REQUESTS') ?? properties.WARM_UP_REQUESTS?.default ?? 0,
   );
   observability.WARM_UP_REQUESTS = warmUpRequests;
-  return { sampleRatio, poolMax, observability, warmUpRequests };
+  const docsEnabled =
+    (shippedSetting(root, 'DOCS_ENABLED') ?? String(properties.DOCS_ENABLED?.default)) === 'true';
+  observability.DOCS_ENABLED = docsEnabled;
+  return { sampleRatio, poolMax, observability, warmUpRequests, docsEnabled };
 }
