@@ -122,3 +122,22 @@ describe('WARM_UP_REQUESTS=0 (the default outside the image)', () => {
     }
   });
 });
+
+describe('WARM_UP_MAX_MS', () => {
+  it('ends the warm-up at the bound, says so in a WARN line, and the service becomes ready', async () => {
+    const service = await spawnService({
+      env: { DATABASE_URL: 'memory://', WARM_UP_REQUESTS: '100000', WARM_UP_MAX_MS: '300' },
+    });
+    try {
+      const ready = await service.waitForLine((line) => line.message === 'ready to serve');
+      assert.ok(Number(ready.warm_up_requests) < 100_000, `stopped after ${ready.warm_up_requests}`);
+      const warning = await service.waitForLine((line) =>
+        String(line.message).startsWith('warm-up stopped early (time bound of 300 ms)'),
+      );
+      assert.equal(warning.level, 'WARN');
+      assert.equal((await fetch(`${service.url}/readyz`)).status, 200);
+    } finally {
+      await service.stop();
+    }
+  });
+});

@@ -25,6 +25,7 @@ const runSchema = Type.Object({
   SHUTDOWN_DELAY_MS: platformConfigProperties.SHUTDOWN_DELAY_MS,
   READINESS_TIMEOUT_MS: platformConfigProperties.READINESS_TIMEOUT_MS,
   WARM_UP_REQUESTS: platformConfigProperties.WARM_UP_REQUESTS,
+  WARM_UP_MAX_MS: platformConfigProperties.WARM_UP_MAX_MS,
   CONFIG_POLL_INTERVAL_MS: liveConfigProperties.CONFIG_POLL_INTERVAL_MS,
 });
 
@@ -49,9 +50,6 @@ export interface ComposedService {
   /** The read-only requests the start-up warm-up cycles through (WARM_UP_REQUESTS); none when not given. */
   warmUp?: WarmUpPaths;
 }
-
-/** The warm-up never holds readiness back longer than this, whatever WARM_UP_REQUESTS asks. */
-const WARM_UP_MAX_MS = 10_000;
 
 /**
  * The platform part of every composition root: logger, live configuration, lifecycle, tracing's shutdown and
@@ -144,7 +142,10 @@ export async function runService<S extends TObject>(
   });
   const warmed =
     warmUpPaths && config.WARM_UP_REQUESTS > 0
-      ? await warmUp(address, warmUpPaths, { requests: config.WARM_UP_REQUESTS, maxMs: WARM_UP_MAX_MS })
+      ? await warmUp(address, warmUpPaths, {
+          requests: config.WARM_UP_REQUESTS,
+          maxMs: config.WARM_UP_MAX_MS,
+        })
       : undefined;
   if (warmed?.stoppedBy !== undefined)
     logger.warn({ warm_up: warmed }, `warm-up stopped early (${warmed.stoppedBy}); serving anyway`);
