@@ -96,12 +96,17 @@ async function kubectlMirror(directory: string): Promise<{ url: string; server: 
 export const WITHHELD_FROM_TESTS = ['REHEARSAL', 'TRIVY_REQUIRED', 'NPM_AUDIT_REGISTRY'];
 const isTestStep = (script: string) => /\bnpm\s+(?:run\s+)?test\b/.test(script);
 
-/** The job's steps as one bash driver that records each step's start and end in RESULTS. */
+/**
+ * The job's steps as one bash driver that records each step's start and end in RESULTS. A stand-in wins over the
+ * same key in a step's or stage's own environment (Jenkins' `environment { TRIVY_REQUIRED = '1' }`), as it does over
+ * the job's.
+ */
 export function driverScript(
   job: Job,
   workspace: string,
   results: string,
   env: Record<string, string>,
+  standIns: readonly string[] = [],
 ): string {
   const out = [
     '#!/bin/bash',
@@ -129,7 +134,9 @@ export function driverScript(
   for (const [index, step] of job.steps.entries()) {
     const file = `/tmp/rehearsal-step-${index}.sh`;
     const command = step.shell === 'sh' ? `sh -xe ${file}` : `bash --noprofile --norc -e ${file}`;
-    const exports = Object.entries(step.env).map(([key, value]) => `export ${key}=${shellQuote(value)}; `);
+    const exports = Object.entries(step.env)
+      .filter(([key]) => !standIns.includes(key))
+      .map(([key, value]) => `export ${key}=${shellQuote(value)}; `);
     if (isTestStep(step.script)) exports.unshift(`unset ${WITHHELD_FROM_TESTS.join(' ')}; `);
     out.push(
       `cat >${file} <<'REHEARSAL_STEP_${index}'\n${step.script}\nREHEARSAL_STEP_${index}`,
@@ -211,7 +218,10 @@ async function runJob(job: Job, settings: RunSettings, artifactStore: string): P
   const results = join(meta, 'results');
   writeFileSync(results, '');
   const env = { ...job.env, ...settings.overrides };
-  writeFileSync(join(meta, 'driver.sh'), driverScript(job, workspace, results, env));
+  writeFileSync(
+    join(meta, 'driver.sh'),
+    driverScript(job, workspace, results, env, Object.keys(settings.overrides)),
+  );
   const log = join(meta, 'log');
   const image = job.runner === 'vm' ? settings.vmImage : settings.jobImage;
   const name = `rehearsal-${process.pid}-${job.pipeline}-${job.name.replaceAll(/[^\w.-]/g, '_')}`;

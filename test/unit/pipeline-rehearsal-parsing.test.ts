@@ -103,4 +103,18 @@ describe('rehearsal driver', () => {
     assert.equal(stepRuns('npm run image:push')[1], undefined, 'push keeps REHEARSAL');
     assert.equal(stepRuns('npm run audit:prod')[1], undefined, 'audit keeps NPM_AUDIT_REGISTRY');
   });
+
+  it("a stand-in wins over a stage's own environment (the Trivy gate's TRIVY_REQUIRED = '1')", () => {
+    const env = { REHEARSAL: '1', TRIVY_REQUIRED: '0' };
+    const jenkins = jenkinsJob(read('Jenkinsfile'), release);
+    const index = jenkins.steps.findIndex((step) => step.script === 'npm run image:scan');
+    const scanRun = (driver: string) =>
+      new RegExp(`\\(([^(]*)sh -xe /tmp/rehearsal-step-${index}\\.sh\\)`).exec(driver)?.[1];
+    assert.equal(scanRun(driverScript(jenkins, '/w', '/r', env, Object.keys(env))), '');
+    assert.match(
+      scanRun(driverScript(jenkins, '/w', '/r', env)) ?? '',
+      /export TRIVY_REQUIRED='?1'?; /,
+      'without the stand-in list the stage value is exported',
+    );
+  });
 });
