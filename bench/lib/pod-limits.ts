@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { parseEnv } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 
 /** What a user-service pod gets: its CPU and memory limits and the NODE_OPTIONS its container starts with. */
@@ -12,8 +14,8 @@ export interface PodLimits {
   source: string;
 }
 
-export const DEPLOYMENT = 'deploy/k8s/base/deployment.yaml';
-export const DOCKERFILE = 'deploy/docker/Dockerfile';
+const DEPLOYMENT = 'deploy/k8s/base/deployment.yaml';
+const DOCKERFILE = 'deploy/docker/Dockerfile';
 
 /** Kubernetes CPU quantity: `200m`, `0.5`, `2`. */
 export function parseCpuQuantity(value: string | number): number {
@@ -82,28 +84,37 @@ export function dockerfileEnv(dockerfile: string, key: string): string | undefin
   return found;
 }
 
+const BASE_CONFIG_MAP = 'deploy/k8s/base/user-service.env';
+
 /**
- * Reads the limits from the base manifests. The Deployment's own NODE_OPTIONS wins over the image's, as it does
- * in a pod; the image's applies when the Deployment does not set one.
+ * A key as the user-service container gets it, and where from: the Deployment's own env wins over the base
+ * ConfigMap (its envFrom), which wins over the image's ENV; undefined when none sets it.
  */
+export function shippedSetting(root: string, key: string): { value: string; source: string } | undefined {
+  const container = deploymentContainer(readFileSync(join(root, DEPLOYMENT), 'utf8'));
+  const layers: [string, () => string | undefined][] = [
+    [`${DEPLOYMENT} env`, () => container.env?.find((e) => e.name === key)?.value],
+    [BASE_CONFIG_MAP, () => parseEnv(readFileSync(join(root, BASE_CONFIG_MAP), 'utf8'))[key]],
+    [`${DOCKERFILE} ENV`, () => dockerfileEnv(readFileSync(join(root, DOCKERFILE), 'utf8'), key)],
+  ];
+  for (const [source, read] of layers) {
+    const value = read();
+    if (value !== undefined) return { value, source };
+  }
+  return undefined;
+}
+
+/** Reads the limits from the base manifests and NODE_OPTIONS as the pod gets it (see `shippedSetting`). */
 export async function readPodLimits(root: string): Promise<PodLimits> {
   const container = deploymentContainer(await readFile(join(root, DEPLOYMENT), 'utf8'));
   const limits = container.resources?.limits;
   if (limits?.cpu === undefined || limits.memory === undefined)
     throw new Error(`${DEPLOYMENT} sets no resources.limits cpu and memory`);
-  const fromDeployment = container.env?.find((e) => e.name === 'NODE_OPTIONS')?.value;
-  const fromImage = dockerfileEnv(await readFile(join(root, DOCKERFILE), 'utf8'), 'NODE_OPTIONS');
-  const nodeOptions = fromDeployment ?? fromImage ?? '';
-  const optionsSource =
-    fromDeployment !== undefined
-      ? `${DEPLOYMENT} env`
-      : fromImage !== undefined
-        ? `${DOCKERFILE} ENV`
-        : 'none';
+  const nodeOptions = shippedSetting(root, 'NODE_OPTIONS');
   return {
     cpus: parseCpuQuantity(limits.cpu),
     memoryBytes: parseMemoryQuantity(limits.memory),
-    nodeOptions: nodeOptions.split(/\s+/).filter(Boolean),
-    source: `limits cpu ${limits.cpu}, memory ${limits.memory} from ${DEPLOYMENT}; NODE_OPTIONS from ${optionsSource}`,
+    nodeOptions: (nodeOptions?.value ?? '').split(/\s+/).filter(Boolean),
+    source: `limits cpu ${limits.cpu}, memory ${limits.memory} from ${DEPLOYMENT}; NODE_OPTIONS from ${nodeOptions?.source ?? 'none'}`,
   };
 }

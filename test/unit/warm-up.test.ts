@@ -8,11 +8,19 @@ import { isWarmUpRequest, markWarmUpRequest, warmUp } from '../../src/platform/h
 /** A server that answers every GET with its path as a JSON body, and records what it saw. */
 async function startServer(
   answer?: (request: IncomingMessage) => { status: number; body: string; chunked?: boolean },
-): Promise<{ server: Server; address: AddressInfo; seen: { path: string; warmUp: boolean }[] }> {
+): Promise<{
+  server: Server;
+  address: AddressInfo;
+  seen: { path: string; warmUp: boolean }[];
+  tokens: Set<string>;
+}> {
   const seen: { path: string; warmUp: boolean }[] = [];
+  const tokens = new Set<string>();
   const server = createServer((request, response) => {
     markWarmUpRequest(request);
     seen.push({ path: request.url ?? '', warmUp: isWarmUpRequest(request) });
+    const token = request.headers['x-warm-up'];
+    if (typeof token === 'string') tokens.add(token);
     const { status, body, chunked } = answer?.(request) ?? {
       status: 200,
       body: JSON.stringify({ path: request.url, text: 'ünïcödé' }),
@@ -31,7 +39,7 @@ async function startServer(
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  return { server, address: server.address() as AddressInfo, seen };
+  return { server, address: server.address() as AddressInfo, seen, tokens };
 }
 
 describe('warm-up driver', () => {
@@ -71,6 +79,17 @@ describe('warm-up driver', () => {
       { path: '/x', warmUp: false },
       { path: '/y', warmUp: false },
     ]);
+  });
+
+  it('marks nothing once the warm-up is over, not even a request carrying its token', async () => {
+    const { server, address, seen, tokens } = await startServer();
+    servers.push(server);
+    await warmUp(address, async () => ['/a'], { requests: 10, maxMs: 5_000 });
+    assert.equal(tokens.size, 1);
+    const [token] = tokens;
+    await fetch(`http://127.0.0.1:${address.port}/late`, { headers: { 'x-warm-up': token as string } });
+    assert.deepEqual(seen.at(-1), { path: '/late', warmUp: false });
+    assert.ok(seen.slice(0, -1).every((request) => request.warmUp));
   });
 
   it('stops at the time bound and says so', async () => {

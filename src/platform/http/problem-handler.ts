@@ -9,9 +9,13 @@ import { isWarmUpRequest } from './warm-up.ts';
 
 /** The one place errors become responses. Business errors are shown, system errors are hidden and logged. */
 export function installProblemHandler(app: FastifyInstance, observe?: ErrorObserver): void {
+  // The start-up warm-up's 404s are served like any other, but are not errors anyone should count.
+  const report = (request: FastifyRequest, appError: ReturnType<typeof toAppError>) => {
+    if (observe && !isWarmUpRequest(request.raw)) observe(appError.kind, appError);
+  };
   app.setErrorHandler((error, request, reply) => {
     const appError = toAppError(error);
-    if (!isWarmUpRequest(request.raw)) observe?.(appError.kind, appError);
+    report(request, appError);
     if (appError.kind === 'system') {
       request.log.error({ error, kind: appError.kind }, `unhandled error: ${(error as Error).message}`);
     } else if (appError.kind === 'dependency') {
@@ -26,7 +30,7 @@ export function installProblemHandler(app: FastifyInstance, observe?: ErrorObser
       code: 'not-found',
       message: `No route for ${request.method} ${request.url.split('?')[0]}`,
     });
-    if (!isWarmUpRequest(request.raw)) observe?.(appError.kind, appError);
+    report(request, appError);
     return sendProblem(request, reply, appError);
   });
 }

@@ -9,12 +9,14 @@ import { type AddressInfo, connect, type Socket } from 'node:net';
 const WARM_UP_HEADER = 'x-warm-up';
 const token = randomBytes(16).toString('hex');
 const WARM_UP = Symbol('user-service.warm-up');
+/** True while `warmUp` runs: before and after it, marking a request is one boolean test. */
+let warmingUp = false;
 
 type MarkedRequest = IncomingMessage & { [WARM_UP]?: true };
 
 /** Called once per request before anything else looks at it. */
 export function markWarmUpRequest(request: IncomingMessage): void {
-  if (request.headers[WARM_UP_HEADER] === token) (request as MarkedRequest)[WARM_UP] = true;
+  if (warmingUp && request.headers[WARM_UP_HEADER] === token) (request as MarkedRequest)[WARM_UP] = true;
 }
 
 /** The request was sent by this process's own warm-up: it is served, but not logged, counted or traced. */
@@ -151,6 +153,7 @@ export async function warmUp(
   const connections: PipelinedConnection[] = [];
   let sent = 0;
   let stoppedBy: string | undefined;
+  warmingUp = true;
   try {
     for (let i = 0; i < CONNECTIONS; i++)
       connections.push(await PipelinedConnection.open(host, address.port));
@@ -179,6 +182,7 @@ export async function warmUp(
   } catch (error) {
     stoppedBy = (error as Error).message;
   } finally {
+    warmingUp = false;
     for (const connection of connections) connection.close();
   }
   return {
