@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { formatBudgets } from './lib/budgets.ts';
 import { limitMechanism } from './lib/cgroup.ts';
 import { type ContenderContext, podContenders, unconstrainedContenders } from './lib/contenders.ts';
+import { formatCostsMarkdown, measureCosts } from './lib/costs.ts';
 import { type BenchEnvironment, pinRunner, probeEnvironment } from './lib/environment.ts';
 import { autocannonGenerator, type LoadGenerator, wrkGenerator } from './lib/load.ts';
 import { describeMachine, imageSizeMb } from './lib/machine.ts';
@@ -85,6 +86,16 @@ async function run(options: BenchOptions, argv: readonly string[], session: Sess
   };
 
   if (options.mode !== 'pod') {
+    results.costs = await measureCosts({
+      root: ROOT,
+      node: process.execPath,
+      otlpEndpoint: session.sink.endpoint,
+      serverCpu: environment.serverCpu,
+      log,
+    });
+  }
+
+  if (options.mode === 'full' || options.mode === 'unconstrained') {
     const list = unconstrainedContenders(context, {
       storages: options.storages,
       nodeOptions: options.nodeOptions,
@@ -126,7 +137,7 @@ async function run(options: BenchOptions, argv: readonly string[], session: Sess
     });
   }
 
-  if (options.mode !== 'unconstrained') {
+  if (options.mode === 'full' || options.mode === 'pod') {
     const list = podContenders(context).filter((c) => options.scenarios.includes(c.scenarios[0]!));
     log(
       `pod mode (${limitMechanism()}): ${limits.source}; ${list.map((c) => c.label).join(', ')}; ` +
@@ -202,6 +213,8 @@ function report(results: FullResults, outDir: string, shown: string): Promise<vo
   const readme = outDir === resolve(ROOT, 'bench/results') ? resolve(ROOT, 'README.md') : undefined;
   return writeResultFiles(outDir, results, readme).then((budgets) => {
     if (results.pod?.rows.length) console.log(`\npod mode:\n${formatPodTable(results.pod.rows)}`);
+    if (results.costs?.length)
+      console.log(`\nwhere a request's CPU goes:\n${formatCostsMarkdown(results.costs, undefined)}`);
     if (results.scenarios.length) console.log(`\nunconstrained:\n${formatTable(results.scenarios)}`);
     if (results.constant_rate?.length)
       console.log(`\nconstant rate:\n${formatConstantRateTable(results.constant_rate)}`);

@@ -1,8 +1,11 @@
 import { parseArgs } from 'node:util';
 import { SCENARIOS, type ScenarioName, STORAGES, type Storage } from './results.ts';
 
-/** Which parts a run measures: both (the default), only the pod-limited runs, or only the unconstrained ones. */
-export type Mode = 'full' | 'pod' | 'unconstrained';
+/**
+ * Which parts a run measures: all (the default), only the pod-limited runs, only the unconstrained ones (with the
+ * request-cost probes), or only the request-cost probes.
+ */
+export type Mode = 'full' | 'pod' | 'unconstrained' | 'costs';
 
 export interface BenchOptions {
   mode: Mode;
@@ -36,7 +39,8 @@ export interface BenchOptions {
 export const USAGE = `npm run bench -- [options]
   (no mode)           the full run: unconstrained rounds, then pod mode with a 60 s soak
   --pod               pod mode only: every contender under the Deployment's CPU/memory limits and NODE_OPTIONS
-  --unconstrained     the unconstrained rounds only
+  --unconstrained     the unconstrained rounds only (and the request-cost probes)
+  --costs             only where a request's CPU goes, part by part (in-process probes, about 30 s)
   --soak              pod mode's saturation soak lasts 5 minutes (default 60 s)
   --quick             short everything (1 round of 3 s, 5 s cold and warm pod runs, 10 s soak): for development
   --duration S        measured seconds per unconstrained run (default 8)
@@ -77,6 +81,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     options: {
       pod: { type: 'boolean' },
       unconstrained: { type: 'boolean' },
+      costs: { type: 'boolean' },
       soak: { type: 'boolean' },
       quick: { type: 'boolean' },
       duration: { type: 'string' },
@@ -105,10 +110,11 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       ? undefined
       : positive(values['sample-ratio'], 1, 'sample-ratio', false);
   if (sampleRatio !== undefined && sampleRatio > 1) throw new Error('--sample-ratio is between 0 and 1');
-  if (values.pod && values.unconstrained) throw new Error('--pod and --unconstrained exclude each other');
+  if ([values.pod, values.unconstrained, values.costs].filter(Boolean).length > 1)
+    throw new Error('--pod, --unconstrained and --costs exclude each other');
   const quick = values.quick ?? false;
   return {
-    mode: values.pod ? 'pod' : values.unconstrained ? 'unconstrained' : 'full',
+    mode: values.pod ? 'pod' : values.unconstrained ? 'unconstrained' : values.costs ? 'costs' : 'full',
     quick,
     durationS: Math.max(1, positive(values.duration, quick ? 3 : 8, 'duration')),
     warmupS: positive(values.warmup, quick ? 1 : 2, 'warmup'),

@@ -1,6 +1,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type BudgetLine, evaluateBudgets, formatBudgetsMarkdown } from './budgets.ts';
+import { type CostRow, formatCostsMarkdown } from './costs.ts';
 import {
   type BenchResults,
   type ConstantRateRow,
@@ -30,6 +31,8 @@ export interface FullResults extends BenchResults {
     pairs?: PodPair[];
     soak: SoakRow | null;
   } | null;
+  /** Where a request's CPU goes, part by part (bench/lib/costs.ts); absent in older files. */
+  costs?: CostRow[];
   budgets?: BudgetLine[];
   notes?: string[];
 }
@@ -88,6 +91,13 @@ export function renderMarkdown(results: FullResults, budgets: readonly BudgetLin
     parts.push(
       `## Constant rate\n\nEach contender offered half the req/s it sustained at saturation, latency measured from each request's scheduled send time (coordinated omission corrected).\n\n${formatConstantRateTable(results.constant_rate, true)}`,
     );
+  if (results.costs && results.costs.length > 0) {
+    const raw = results.scenarios.find((r) => r.name === 'get-by-id' && r.contender === 'node-raw');
+    parts.push(
+      "## Where a request's CPU goes\n\nEach part of the platform's request path in a process of its own on the server core, against a baseline loop in the same process (`bench/cost-probe.ts`; reproduce: `npm run bench -- --costs`). The share compares it with a whole raw node:http GET by id of the unconstrained run above (one core, saturated).\n\n" +
+        formatCostsMarkdown(results.costs, raw ? 1e6 / raw.req_per_s : undefined),
+    );
+  }
   if (results.command) parts.push(`This run: \`${results.command}\` at ${results.date}.`);
   parts.push(formatBudgetsMarkdown(budgets));
   return `${parts.join('\n\n')}\n`;
