@@ -4,6 +4,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { evaluateBudgets, formatBudgets } from '../../bench/lib/budgets.ts';
+import { formatCostsMarkdown } from '../../bench/lib/costs.ts';
 import { parseWrkOutput, wrkScript } from '../../bench/lib/load.ts';
 import { openLoop, takeResponses } from '../../bench/lib/open-loop.ts';
 import { parseOptions } from '../../bench/lib/options.ts';
@@ -338,11 +339,34 @@ describe('benchmark targets, pod mode and constant rate', () => {
     assert.equal(parseOptions([]).mode, 'full');
     assert.equal(parseOptions(['--pod']).mode, 'pod');
     assert.equal(parseOptions(['--unconstrained']).mode, 'unconstrained');
+    assert.equal(parseOptions(['--costs']).mode, 'costs');
     assert.throws(() => parseOptions(['--pod', '--unconstrained']), /exclude each other/);
+    assert.throws(() => parseOptions(['--costs', '--pod']), /exclude each other/);
     const quick = parseOptions(['--quick']);
     assert.ok(quick.durationS < parseOptions([]).durationS && quick.podColdS < parseOptions([]).podColdS);
     assert.equal(parseOptions(['--soak']).soakS, 300);
     assert.equal(parseOptions([]).sampleRatio, undefined, 'the service default unless given');
+  });
+});
+
+describe("where a request's CPU goes", () => {
+  const rows = [
+    { part: 'tracing-unsampled', what: 'tracing, request not sampled', us: 1.25 },
+    { part: 'tracing-sampled', what: 'tracing, request sampled', us: 11.4, export_us: 13.6 },
+  ];
+
+  it('gives each part its share of a raw node:http request when that is known', () => {
+    const table = formatCostsMarkdown(rows, 25);
+    assert.match(table, /share of a raw node:http request \(25 µs\)/);
+    assert.match(table, /\| tracing, request not sampled \| 1\.25 \| 5 % \|/);
+    assert.match(table, /\| tracing, request sampled \| 11\.4 \| 46 % \|/);
+    assert.match(table, /its span's export .*\| 13\.6 \| 54 % \|/, 'the export is a row of its own');
+  });
+
+  it('leaves the share out without a raw node:http figure', () => {
+    const table = formatCostsMarkdown(rows, undefined);
+    assert.doesNotMatch(table, /share|%/);
+    assert.equal(table.split('\n').length, 2 + 3);
   });
 });
 
