@@ -8,7 +8,6 @@ import {
   type Span,
   SpanKind,
   SpanStatusCode,
-  TraceFlags,
   trace,
 } from '@opentelemetry/api';
 import {
@@ -23,6 +22,7 @@ import { isWarmUpRequest } from '../http/warm-up.ts';
 import { KEPT_AS, type PresetIdGenerator, type RequestSampler } from './request-sampling.ts';
 import { newSpanId, newTraceId, parseTraceparent } from './trace-context.ts';
 import type { HttpTracing, SpanIds } from './tracing-hooks.ts';
+import { UnsampledRequestContext } from './unsampled-request-context.ts';
 
 /** Paths that are not traced: probes and scrapes would be most of the spans and tell nothing. */
 const UNTRACED_PATHS = new Set(['/healthz', '/readyz', '/startupz', '/metrics']);
@@ -153,11 +153,7 @@ export function httpServerSpans(sampler: RequestSampler, idGenerator: PresetIdGe
         active = trace.setSpan(parent, traced.span);
       } else {
         // Only the ids: root-logger lines inside the request and outgoing calls still carry this trace.
-        active = trace.setSpanContext(ROOT_CONTEXT, {
-          traceId,
-          spanId: traced.ids.spanId,
-          traceFlags: TraceFlags.NONE,
-        });
+        active = new UnsampledRequestContext(traceId, traced.ids.spanId);
       }
       response.on('close', end); // 'close' comes once; on() spares once()'s wrapper
       // Node delivers a body from the socket, outside this context: rebinding the request's listeners keeps
