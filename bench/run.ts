@@ -205,6 +205,10 @@ async function run(options: BenchOptions, argv: readonly string[], session: Sess
     image_size_mb: await imageSizeMb(environment.docker),
     notes,
   });
+  if (options.outDir === undefined) {
+    console.log(`\nwhere a request's CPU goes:\n${formatCostsMarkdown(results.costs ?? [], undefined)}`);
+    return;
+  }
   await report(results, resolve(ROOT, options.outDir), options.outDir);
 }
 

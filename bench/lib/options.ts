@@ -32,7 +32,8 @@ export interface BenchOptions {
   nodeOptions: string[];
   /** Also run it (memory:// only) with the image's NODE_OPTIONS as user-service+image-flags. */
   imageFlags: boolean;
-  outDir: string;
+  /** Where latest.{json,svg,md} go; undefined for --costs without --out, which only prints its table. */
+  outDir: string | undefined;
   help: boolean;
 }
 
@@ -56,7 +57,7 @@ export const USAGE = `npm run bench -- [options]
   --no-build          use the existing dist/users/main.mjs
   --node-options S    Node flags for the unconstrained user-service (default none)
   --image-flags       also run it (memory:// only) with the image's NODE_OPTIONS as user-service+image-flags
-  --out DIR           where latest.{json,svg,md} go (default bench/results)`;
+  --out DIR           where latest.{json,svg,md} go (default bench/results; --costs only prints unless given)`;
 
 function list<T extends string>(value: string | undefined, allowed: readonly T[], what: string): T[] {
   if (value === undefined) return [...allowed];
@@ -132,7 +133,8 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     build: !values['no-build'],
     nodeOptions: (values['node-options'] ?? '').split(/\s+/).filter(Boolean),
     imageFlags: values['image-flags'] ?? false,
-    outDir: values.out ?? 'bench/results',
+    // A costs-only run must not replace the committed full results (and the README block made from them).
+    outDir: values.out ?? (values.costs ? undefined : 'bench/results'),
     help: values.help ?? false,
   };
 }

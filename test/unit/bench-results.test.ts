@@ -340,6 +340,13 @@ describe('benchmark targets, pod mode and constant rate', () => {
     assert.equal(parseOptions(['--pod']).mode, 'pod');
     assert.equal(parseOptions(['--unconstrained']).mode, 'unconstrained');
     assert.equal(parseOptions(['--costs']).mode, 'costs');
+    assert.equal(
+      parseOptions(['--costs']).outDir,
+      undefined,
+      'a costs-only run leaves the committed results alone',
+    );
+    assert.equal(parseOptions(['--costs', '--out', '/tmp/x']).outDir, '/tmp/x');
+    assert.equal(parseOptions([]).outDir, 'bench/results');
     assert.throws(() => parseOptions(['--pod', '--unconstrained']), /exclude each other/);
     assert.throws(() => parseOptions(['--costs', '--pod']), /exclude each other/);
     const quick = parseOptions(['--quick']);
