@@ -19,10 +19,10 @@ import {
   ATTR_URL_SCHEME,
 } from '@opentelemetry/semantic-conventions';
 import { isWarmUpRequest } from '../http/warm-up.ts';
+import { RequestContext } from './request-context.ts';
 import { KEPT_AS, type PresetIdGenerator, type RequestSampler } from './request-sampling.ts';
 import { newSpanId, newTraceId, parseTraceparent } from './trace-context.ts';
 import type { HttpTracing, SpanIds } from './tracing-hooks.ts';
-import { UnsampledRequestContext } from './unsampled-request-context.ts';
 
 /** Paths that are not traced: probes and scrapes would be most of the spans and tell nothing. */
 const UNTRACED_PATHS = new Set(['/healthz', '/readyz', '/startupz', '/metrics']);
@@ -150,10 +150,13 @@ export function httpServerSpans(sampler: RequestSampler, idGenerator: PresetIdGe
       if (!traced.warmUp && (caller ? caller.sampled : sampler.samplesNewTrace(traceId))) {
         const parent = caller ? propagation.extract(ROOT_CONTEXT, request.headers) : ROOT_CONTEXT;
         traced.span = startSpan(request, traced, parent);
-        active = trace.setSpan(parent, traced.span);
+        active =
+          parent === ROOT_CONTEXT
+            ? new RequestContext(traceId, traced.ids.spanId, traced.span)
+            : trace.setSpan(parent, traced.span);
       } else {
         // Only the ids: root-logger lines inside the request and outgoing calls still carry this trace.
-        active = new UnsampledRequestContext(traceId, traced.ids.spanId);
+        active = new RequestContext(traceId, traced.ids.spanId);
       }
       response.on('close', end); // 'close' comes once; on() spares once()'s wrapper
       // Node delivers a body from the socket, outside this context: rebinding the request's listeners keeps
