@@ -13,7 +13,8 @@ import { startTracing } from '../src/platform/tracing/start-tracing.ts';
 /**
  * One part of a request's cost, measured in a process of its own (the tracing SDK registers globals, so each
  * sampling ratio needs a fresh process): `node bench/cost-probe.ts <part> [otlpEndpoint]` prints one JSON line
- * `{ part, ns, baselineNs, unit }`. Request-path parts run on stand-in request/response objects, interleaved with a
+ * `{ part, ns, baselineNs }` (and `exportNs` for tracing-sampled, which needs an OTLP receiver at the endpoint: the
+ * benchmark passes its sink). Request-path parts run on stand-in request/response objects, interleaved with a
  * baseline loop that makes and closes the same objects, so the difference is the part's own work. Driven by
  * bench/lib/costs.ts.
  */
