@@ -9,6 +9,8 @@ import { loggerOptions } from '../src/platform/logging/logger.ts';
 import { handleWithLogFields } from '../src/platform/logging/request-log-context.ts';
 import { HttpMetrics } from '../src/platform/metrics/http-metrics.ts';
 import { startTracing } from '../src/platform/tracing/start-tracing.ts';
+import { COST_PARTS, type CostPart } from './lib/costs.ts';
+import { median } from './lib/stats.ts';
 
 /**
  * One part of a request's cost, measured in a process of its own (the tracing SDK registers globals, so each
@@ -18,14 +20,7 @@ import { startTracing } from '../src/platform/tracing/start-tracing.ts';
  * baseline loop that makes and closes the same objects, so the difference is the part's own work. Driven by
  * bench/lib/costs.ts.
  */
-export const PARTS = [
-  'log-context',
-  'tracing-unsampled',
-  'tracing-sampled',
-  'http-metrics',
-  'log-line',
-] as const;
-export type Part = (typeof PARTS)[number];
+const PARTS: readonly CostPart[] = COST_PARTS.map(([part]) => part);
 
 const ROUNDS = 7;
 const PER_ROUND = 20_000;
@@ -57,47 +52,46 @@ const handle = (request: IncomingMessage) => {
   sink += request.url?.length ?? 0;
 };
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+/** The baseline: what every loop does besides the part (make the pair, hand the request on, close). */
+const baseline = (p: Pair) => handle(p.request);
+
+/** ns per iteration of `count` requests through `body`, each on a new pair closed afterwards. */
+function timeLoop(count: number, body: (p: Pair) => void): number {
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < count; i++) {
+    const p = pair();
+    body(p);
+    p.response.emit('close');
+  }
+  return Number(process.hrtime.bigint() - start) / count;
 }
 
 /** ns per iteration of `part` and of the baseline, each the median of interleaved rounds. */
 function interleaved(part: (p: Pair) => void): { ns: number; baselineNs: number } {
   const partNs: number[] = [];
   const baseNs: number[] = [];
-  const loop = (body: (p: Pair) => void) => {
-    const start = process.hrtime.bigint();
-    for (let i = 0; i < PER_ROUND; i++) {
-      const p = pair();
-      body(p);
-      p.response.emit('close');
-    }
-    return Number(process.hrtime.bigint() - start) / PER_ROUND;
-  };
-  const base = (p: Pair) => handle(p.request);
-  loop(part); // compiled before it is measured
-  loop(base);
+  timeLoop(PER_ROUND, part); // compiled before it is measured
+  timeLoop(PER_ROUND, baseline);
   for (let round = 0; round < ROUNDS; round++) {
-    baseNs.push(loop(base));
-    partNs.push(loop(part));
+    baseNs.push(timeLoop(PER_ROUND, baseline));
+    partNs.push(timeLoop(PER_ROUND, part));
   }
   return { ns: median(partNs), baselineNs: median(baseNs) };
 }
 
-async function unsampled(endpoint: string) {
-  const tracing = startTracing({
-    endpoint,
-    sampleRatio: 0,
-    service: 'bench',
-    version: 'bench',
-    canary: false,
-  });
+async function startProbeTracing(endpoint: string, sampleRatio: number) {
+  const tracing = startTracing({ endpoint, sampleRatio, service: 'bench', version: 'bench', canary: false });
   await tracing.prepareForRequests();
-  const figures = interleaved(({ request, response }) => {
+  const traced = ({ request, response }: Pair) => {
     tracing.http.serve(request, response, handle);
     tracing.http.requestCompleted(request, '/users/:id', false);
-  });
+  };
+  return { tracing, traced };
+}
+
+async function unsampled(endpoint: string) {
+  const { tracing, traced } = await startProbeTracing(endpoint, 0);
+  const figures = interleaved(traced);
   await tracing.shutdown();
   return figures;
 }
@@ -109,33 +103,14 @@ async function unsampled(endpoint: string) {
  */
 async function sampled(endpoint: string) {
   process.env.OTEL_BSP_MAX_QUEUE_SIZE = String(SPANS_PER_EXPORT_ROUND * 2);
-  const tracing = startTracing({
-    endpoint,
-    sampleRatio: 1,
-    service: 'bench',
-    version: 'bench',
-    canary: false,
-  });
-  await tracing.prepareForRequests();
+  const { tracing, traced } = await startProbeTracing(endpoint, 1);
   const provider = (trace.getTracerProvider() as ProxyTracerProvider).getDelegate() as NodeTracerProvider;
-  const loop = (traced: boolean) => {
-    const start = process.hrtime.bigint();
-    for (let i = 0; i < SPANS_PER_EXPORT_ROUND; i++) {
-      const { request, response } = pair();
-      if (traced) {
-        tracing.http.serve(request, response, handle);
-        tracing.http.requestCompleted(request, '/users/:id', false);
-      } else handle(request);
-      response.emit('close');
-    }
-    return Number(process.hrtime.bigint() - start) / SPANS_PER_EXPORT_ROUND;
-  };
   const partNs: number[] = [];
   const baseNs: number[] = [];
   const exportNs: number[] = [];
   for (let round = 0; round <= ROUNDS * 3; round++) {
-    const base = loop(false);
-    const part = loop(true);
+    const base = timeLoop(SPANS_PER_EXPORT_ROUND, baseline);
+    const part = timeLoop(SPANS_PER_EXPORT_ROUND, traced);
     const before = process.cpuUsage();
     await provider.forceFlush();
     const flushed = process.cpuUsage(before);
@@ -174,7 +149,7 @@ function logLine() {
   });
 }
 
-async function measure(part: Part, endpoint: string) {
+async function measure(part: CostPart, endpoint: string) {
   switch (part) {
     case 'log-context':
       return logContext();
@@ -191,11 +166,11 @@ async function measure(part: Part, endpoint: string) {
 
 if (import.meta.main) {
   const [part, endpoint = 'http://127.0.0.1:4318'] = process.argv.slice(2);
-  if (!PARTS.includes(part as Part)) {
+  if (!PARTS.includes(part as CostPart)) {
     console.error(`usage: node bench/cost-probe.ts <${PARTS.join('|')}> [otlp endpoint]`);
     process.exitCode = 2;
   } else {
-    const figures = await measure(part as Part, endpoint);
+    const figures = await measure(part as CostPart, endpoint);
     console.log(JSON.stringify({ part, ...figures, sink }));
   }
 }

@@ -4,14 +4,15 @@ import { promisify } from 'node:util';
 
 const exec = promisify(execFile);
 
-/** What each probe part of bench/cost-probe.ts measures, as the table names it. */
-const PARTS = [
+/** The parts bench/cost-probe.ts measures, each with what the table calls it. */
+export const COST_PARTS = [
   ['log-context', 'request context without tracing (trace_id for log lines)'],
   ['tracing-unsampled', 'tracing, request not sampled (ids, context, close listener)'],
   ['tracing-sampled', 'tracing, request sampled: its span in the request (start, attributes, end)'],
   ['http-metrics', 'HTTP metrics (in flight, duration histogram, request counter)'],
   ['log-line', 'one `request completed` line (pino, JSON to /dev/null)'],
 ] as const;
+export type CostPart = (typeof COST_PARTS)[number][0];
 
 export interface CostRow {
   part: string;
@@ -38,7 +39,7 @@ export async function measureCosts(options: {
   log: (line: string) => void;
 }): Promise<CostRow[]> {
   const rows: CostRow[] = [];
-  for (const [part, what] of PARTS) {
+  for (const [part, what] of COST_PARTS) {
     const probe = [join(options.root, 'bench/cost-probe.ts'), part, options.otlpEndpoint];
     const [command, args] =
       options.serverCpu === undefined
