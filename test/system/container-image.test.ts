@@ -237,8 +237,15 @@ describe('container image', { skip, timeout: 900_000 }, () => {
     console.log(
       `memory limit ${limit}; pid 1 in the container is ${readFileSync(`/proc/${state.State.Pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim()}`,
     );
-    const { stdout } = await run('docker', ['logs', id]);
-    const lines = stdout.trim().split('\n');
+    // The service writes the line before its probe says ready; the engine's log copy may trail by a moment.
+    const lines = await pollUntil(
+      async () => {
+        const { stdout } = await run('docker', ['logs', id]);
+        const logged = stdout.trim().split('\n');
+        return logged.some((line) => line.includes('"ready to serve"')) && logged;
+      },
+      { what: 'the "ready to serve" line in the container log', timeoutMs: 5_000, intervalMs: 100 },
+    );
     assert.ok(lines.length >= 2);
     for (const line of lines) {
       const entry = JSON.parse(line);

@@ -160,4 +160,7 @@ export async function runService<S extends TObject>(
     },
     'ready to serve',
   );
+  // Whoever watches the pod start (an operator tailing logs, a rollout script) sees the line when the probe
+  // says ready, not up to a flush interval later.
+  flush();
 }
