@@ -1,13 +1,15 @@
 import assert from 'node:assert/strict';
-import { access, mkdtemp, rm } from 'node:fs/promises';
+import { access, mkdtemp, rm, stat, truncate } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { pino } from 'pino';
 import {
-  initialDataDir,
+  holdsDatabase,
   installedPGliteVersion,
+  readTemplate,
   templateFile,
+  unpackTemplate,
 } from '../../src/platform/database/pglite-template.ts';
 import { migrateUsers, openUsersStorage, type StorageConfig } from '../../src/services/users/storage.ts';
 
@@ -36,16 +38,44 @@ describe('embedded PGlite storage', () => {
     await access(templateFile(await installedPGliteVersion()));
   });
 
-  it('starts a new directory from the image and leaves an existing database alone', async () => {
+  it('starts a new directory from the image, with the modes PostgreSQL requires, and leaves an existing database alone', async () => {
     const directory = await newDirectory();
-    assert.ok(await initialDataDir(directory), 'an empty directory gets the image');
+    assert.equal(await holdsDatabase(directory), false);
     const { database } = await openUsersStorage(config(directory), logger);
-    await database?.close();
+    assert.ok(database);
+    await migrateUsers(database, logger);
+    await database.close();
+    assert.equal(await holdsDatabase(directory), true);
+    // initdb makes the data directory's subdirectories private; PostgreSQL refuses to start on group or world access.
+    for (const sub of ['base', 'global', 'pg_wal'])
+      assert.equal((await stat(join(directory, sub))).mode & 0o007, 0, sub);
+    const versionWritten = (await stat(join(directory, 'PG_VERSION'))).mtimeMs;
+
+    const again = await openUsersStorage(config(directory), logger);
+    assert.ok(again.database);
+    await again.database.close();
     assert.equal(
-      await initialDataDir(directory),
-      undefined,
-      'a directory with a database is opened as it is',
+      (await stat(join(directory, 'PG_VERSION'))).mtimeMs,
+      versionWritten,
+      'opened as it was, not unpacked again',
     );
+  });
+
+  it('unpacks again over a directory a start left half-written (no PG_VERSION yet)', async () => {
+    const directory = await newDirectory();
+    const tar = await readTemplate();
+    assert.ok(tar, 'an image for the installed PGlite');
+    unpackTemplate(tar, directory);
+    await rm(join(directory, 'PG_VERSION'));
+    await truncate(join(directory, 'global', 'pg_control'), 10);
+    const { database, repository } = await openUsersStorage(config(directory), logger);
+    assert.ok(database);
+    try {
+      await migrateUsers(database, logger);
+      assert.deepEqual(await repository.list(undefined, 1), []);
+    } finally {
+      await database.close();
+    }
   });
 
   it('keeps acknowledged writes across a clean restart', async () => {

@@ -1,0 +1,13 @@
+import { rmSync } from 'node:fs';
+import { pino } from 'pino';
+rmSync('/tmp/st-data', { recursive: true, force: true });
+const logger = pino({ level: 'silent' });
+let t = performance.now();
+const { openUsersStorage, migrateUsers } = await import('/work/main/src/services/users/storage.ts');
+console.log('import storage', performance.now() - t); t = performance.now();
+const s = await openUsersStorage({ DATABASE_URL: 'pglite:///tmp/st-data', DB_POOL_MAX: 10, DB_CONNECT_TIMEOUT_MS: 5000, DB_STATEMENT_TIMEOUT_MS: 5000, SERVICE_NAME: 'x' }, logger);
+console.log('open', performance.now() - t); t = performance.now();
+await migrateUsers(s.database!, logger);
+console.log('migrate', performance.now() - t); t = performance.now();
+await s.database!.close();
+console.log('close', performance.now() - t);
