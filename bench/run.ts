@@ -1,6 +1,7 @@
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { formatBudgets } from './lib/budgets.ts';
 import { limitMechanism } from './lib/cgroup.ts';
+import { warmCompileCache } from './lib/compile-cache.ts';
 import { type ContenderContext, podContenders, unconstrainedContenders } from './lib/contenders.ts';
 import { formatCostsMarkdown, measureCosts } from './lib/costs.ts';
 import { type BenchEnvironment, pinRunner, probeEnvironment } from './lib/environment.ts';
@@ -143,7 +144,26 @@ async function run(options: BenchOptions, argv: readonly string[], session: Sess
       `pod mode (${limitMechanism()}): ${limits.source}; ${list.map((c) => c.label).join(', ')}; ` +
         `cold ${options.podColdS} s, warm 5 s light + ${options.podWarmS} s, soak ${options.soakS} s`,
     );
+    // The image's build writes a compile cache with the runtime's NODE_OPTIONS, and every pod starts from it.
+    const compileCache = await warmCompileCache({
+      root: ROOT,
+      entry: join(ROOT, 'dist/users/main.mjs'),
+      work: session.work,
+      node: context.node,
+      nodeOptions: limits.nodeOptions,
+      env: {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        HOME: process.env.HOME ?? '/tmp',
+        NODE_ENV: 'production',
+        LOG_LEVEL: 'info',
+        WARM_UP_REQUESTS: String(context.defaults.warmUpRequests),
+        DOCS_ENABLED: String(context.defaults.docsEnabled),
+      },
+    });
+    if (typeof compileCache !== 'string')
+      notes.push(`pod mode: no compile cache (its warm-up failed: ${compileCache.failed})`);
     const outcome = await runPodMode({
+      ...(typeof compileCache === 'string' ? { compileCache } : {}),
       contenders: list,
       soakContender: list.find((c) => c.contender === 'user-service' && c.storage === 'memory'),
       limits,

@@ -3,6 +3,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { LimitedGroup } from './cgroup.ts';
+import { copyOfCompileCache } from './compile-cache.ts';
 import type { BenchEnvironment } from './environment.ts';
 import type { BenchDatabase } from './postgres.ts';
 import { freePort, type Started, startServer } from './processes.ts';
@@ -42,6 +43,8 @@ export interface ContenderContext {
 export interface PodPlacement {
   group: LimitedGroup;
   nodeOptions: readonly string[];
+  /** The image's compile cache (bench/lib/compile-cache.ts): the service bundle starts with a copy, as a pod does. */
+  compileCache?: string;
 }
 
 export interface Contender {
@@ -121,11 +124,14 @@ function userService(
           }),
     };
     const flags = pod ? [] : nodeFlags;
+    const cache: Record<string, string> = pod?.compileCache
+      ? { NODE_COMPILE_CACHE: await copyOfCompileCache(pod.compileCache, context.work) }
+      : {};
     return launch(
       context,
       context.node,
       [...flags, join(context.root, 'dist/users/main.mjs')],
-      env,
+      { ...env, ...cache },
       port,
       pod,
     );
