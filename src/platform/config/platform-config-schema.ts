@@ -73,6 +73,13 @@ export const platformConfigProperties = {
     description:
       'Longest the start-up warm-up may hold readiness back; it stops there whatever WARM_UP_REQUESTS asks (at 0.2 CPU, 2000 requests took about 2 s on memory:// and 6 s on PostgreSQL, where every request is a query).',
   }),
+  ACCEPT_LISTENERS: Type.Integer({
+    minimum: 1,
+    maximum: 64,
+    default: 16,
+    description:
+      'Listening sockets on PORT (SO_REUSEPORT), each handing its connections to the one HTTP server. Node accepts one new connection per socket and event-loop turn, so under load a burst of new connections (a new pod taking traffic) waited up to a second with one socket; 16 accept 16 per turn. 1 is a plain single listener (and the only choice outside Linux and FreeBSD, where it is forced).',
+  }),
   READINESS_TIMEOUT_MS: Type.Integer({
     minimum: 1,
     default: 1_000,

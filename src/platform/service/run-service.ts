@@ -12,6 +12,7 @@ import { HealthRegistry } from '../health/health-registry.ts';
 import { type WarmUpPaths, warmUp } from '../http/warm-up.ts';
 import { Lifecycle } from '../lifecycle/lifecycle.ts';
 import { createLogger } from '../logging/logger.ts';
+import { openAcceptListeners, REUSE_PORT_SUPPORTED } from '../http/accept-listeners.ts';
 import { createMetricsRegistry } from '../metrics/metrics-registry.ts';
 import type { Tracing } from '../tracing/tracing-hooks.ts';
 import type { ServiceStart } from './start-service.ts';
@@ -26,6 +27,7 @@ const runSchema = Type.Object({
   READINESS_TIMEOUT_MS: platformConfigProperties.READINESS_TIMEOUT_MS,
   WARM_UP_REQUESTS: platformConfigProperties.WARM_UP_REQUESTS,
   WARM_UP_MAX_MS: platformConfigProperties.WARM_UP_MAX_MS,
+  ACCEPT_LISTENERS: platformConfigProperties.ACCEPT_LISTENERS,
   CONFIG_POLL_INTERVAL_MS: liveConfigProperties.CONFIG_POLL_INTERVAL_MS,
 });
 
@@ -133,7 +135,11 @@ export async function runService<S extends TObject>(
     return app.close();
   });
 
-  await app.listen({ host: config.HOST, port: config.PORT });
+  const listeners = REUSE_PORT_SUPPORTED ? config.ACCEPT_LISTENERS : 1;
+  await app.listen({ host: config.HOST, port: config.PORT, ...(listeners > 1 ? { reusePort: true } : {}) });
+  const acceptListeners = await openAcceptListeners(app.server, listeners);
+  // Registered after the HTTP server, so it runs before it: no socket accepts while the server drains.
+  lifecycle.onShutdown('extra listening sockets', () => acceptListeners.close());
   const address = app.server.address() as AddressInfo;
   // Loaded while nothing but probes can reach the server: under a fifth of a CPU, a first export or a first
   // outgoing call paying for these loads would stall the requests around it.
@@ -154,6 +160,7 @@ export async function runService<S extends TObject>(
   logger.info(
     {
       port: address.port,
+      listening_sockets: acceptListeners.count,
       ...ready,
       ...(warmed ? { warm_up_requests: warmed.requests, warm_up_ms: warmed.ms } : {}),
       startup_ms: Math.round(performance.now()),
