@@ -37,14 +37,18 @@ export interface ContenderContext {
   goBinary?: string;
   /** One database per PostgreSQL contender, so their rows never collide. */
   databases?: { service: BenchDatabase; raw: BenchDatabase };
+  /**
+   * Compile caches warmed as the image's build warms its own (bench/lib/compile-cache.ts), by the Node flags they
+   * were made with (V8 uses a cache only under the same flags): the service bundle starts with a copy of the one
+   * for its flags, as every pod of the image starts from the image's.
+   */
+  compileCaches?: ReadonlyMap<string, string>;
 }
 
 /** Runs the server inside a pod's limits, with the pod's NODE_OPTIONS. */
 export interface PodPlacement {
   group: LimitedGroup;
   nodeOptions: readonly string[];
-  /** The image's compile cache (bench/lib/compile-cache.ts): the service bundle starts with a copy, as a pod does. */
-  compileCache?: string;
 }
 
 export interface Contender {
@@ -124,8 +128,9 @@ function userService(
           }),
     };
     const flags = pod ? [] : nodeFlags;
-    const cache: Record<string, string> = pod?.compileCache
-      ? { NODE_COMPILE_CACHE: await copyOfCompileCache(pod.compileCache, context.work) }
+    const warmed = context.compileCaches?.get((pod ? pod.nodeOptions : nodeFlags).join(' '));
+    const cache: Record<string, string> = warmed
+      ? { NODE_COMPILE_CACHE: await copyOfCompileCache(warmed, context.work) }
       : {};
     return launch(
       context,

@@ -30,8 +30,6 @@ export interface PodPlan {
   loadCpu: number | undefined;
   dockerImage?: string;
   dockerMounts: readonly string[];
-  /** The image's compile cache, warmed as its build warms it (the service bundle only). */
-  compileCache?: string;
   track: (server: Started) => () => void;
   /** Registers the group's removal for an interrupted run. */
   onClose: (cleanup: () => Promise<void>) => () => void;
@@ -80,11 +78,7 @@ async function inPod<T>(
   });
   const forget = plan.onClose(group.remove);
   try {
-    const server = await c.start(await c.freshStorage(0), {
-      group,
-      nodeOptions: plan.limits.nodeOptions,
-      ...(plan.compileCache ? { compileCache: plan.compileCache } : {}),
-    });
+    const server = await c.start(await c.freshStorage(0), { group, nodeOptions: plan.limits.nodeOptions });
     const untrack = plan.track(server);
     try {
       const value = await work(server);
