@@ -67,7 +67,7 @@ describe('extra listening sockets (ACCEPT_LISTENERS)', {
     );
     assert.ok(ownAccepts < 40, `the HTTP server's own socket accepted ${ownAccepts} of 40`);
 
-    await listeners.close();
+    listeners.stopAccepting();
     assert.equal(listeningSockets(port), 1, 'only the HTTP server still listens');
     // Connections the closed sockets accepted stay with the HTTP server.
     const again = await Promise.all(Array.from({ length: 40 }, () => getStatus(port, agent)));
@@ -82,8 +82,41 @@ describe('extra listening sockets (ACCEPT_LISTENERS)', {
     const listeners = await openAcceptListeners(server, 1);
     assert.equal(listeners.count, 1);
     assert.equal(listeningSockets(port), 1);
-    await listeners.close();
+    listeners.stopAccepting();
     await new Promise((resolve) => server.close(resolve));
+    await listeners.drained();
+    assert.equal(listeningSockets(port), 0);
+  });
+
+  it('drains: resolves only once every connection the extra sockets accepted has ended', async () => {
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let inFlight = 0;
+    const server = createServer(async (_request, response) => {
+      inFlight++;
+      await held;
+      response.end('ok');
+    });
+    const port = await listen(server, true);
+    const listeners = await openAcceptListeners(server, 4);
+    const agent = new Agent({ keepAlive: false, maxSockets: 20 });
+    const answers = Promise.all(Array.from({ length: 20 }, () => getStatus(port, agent)));
+    while (inFlight < 20) await new Promise((resolve) => setImmediate(resolve));
+
+    listeners.stopAccepting();
+    const serverClosed = new Promise((resolve) => server.close(resolve));
+    let drained = false;
+    const draining = listeners.drained().then(() => {
+      drained = true;
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(drained, false, 'requests are still in flight on connections the extra sockets accepted');
+    release();
+    assert.deepEqual(new Set(await answers), new Set([200]));
+    await Promise.all([draining, serverClosed]);
+    assert.equal(drained, true);
     assert.equal(listeningSockets(port), 0);
   });
 

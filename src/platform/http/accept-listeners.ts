@@ -17,8 +17,13 @@ export const REUSE_PORT_SUPPORTED = ['linux', 'freebsd'].includes(process.platfo
 export interface AcceptListeners {
   /** How many sockets listen on the port, the HTTP server's own included. */
   readonly count: number;
-  /** Stops the extra sockets accepting; connections they handed over stay with the HTTP server until it closes. */
-  close(): Promise<void>;
+  /** Closes the extra listening sockets at once; the connections they accepted stay open. */
+  stopAccepting(): void;
+  /**
+   * Resolves once every connection the extra sockets accepted has ended (after `stopAccepting`). The HTTP server
+   * serves and closes them as its own, but its `close` only waits for the connections its own socket accepted.
+   */
+  drained(): Promise<void>;
 }
 
 /**
@@ -28,11 +33,17 @@ export interface AcceptListeners {
 export async function openAcceptListeners(server: HttpServer, total: number): Promise<AcceptListeners> {
   const address = server.address() as AddressInfo;
   const extra: Server[] = [];
+  // net.Server emits `close` once it has stopped listening and every connection it accepted has ended.
+  const closed: Promise<unknown>[] = [];
+  const stopAccepting = () => {
+    for (const listener of extra) if (listener.listening) listener.close();
+  };
   try {
     for (let i = 1; i < total; i++) {
       // noDelay as node:http's own listener sets it; keep-alive probes left off as there.
       const listener = createServer({ noDelay: true }, (socket: Socket) => server.emit('connection', socket));
       extra.push(listener);
+      closed.push(new Promise((resolve) => listener.once('close', resolve)));
       await new Promise<void>((resolve, reject) => {
         listener.once('error', reject);
         listener.listen({ host: address.address, port: address.port, reusePort: true }, () => {
@@ -42,16 +53,14 @@ export async function openAcceptListeners(server: HttpServer, total: number): Pr
       });
     }
   } catch (error) {
-    await closeAll(extra);
+    stopAccepting();
     throw error;
   }
-  return { count: 1 + extra.length, close: () => closeAll(extra) };
-}
-
-/**
- * Closes the listening sockets at once. Not awaiting net.Server's `close` callback: it waits for every connection
- * the listener accepted to end, and those belong to the HTTP server, which closes them when it closes.
- */
-async function closeAll(listeners: readonly Server[]): Promise<void> {
-  for (const listener of listeners) if (listener.listening) listener.close();
+  return {
+    count: 1 + extra.length,
+    stopAccepting,
+    drained: async () => {
+      await Promise.all(closed);
+    },
+  };
 }

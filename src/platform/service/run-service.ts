@@ -9,10 +9,10 @@ import { openLiveConfig } from '../config/live-config.ts';
 import { liveConfigProperties } from '../config/live-config-schema.ts';
 import { platformConfigProperties } from '../config/platform-config-schema.ts';
 import { HealthRegistry } from '../health/health-registry.ts';
+import { type AcceptListeners, openAcceptListeners, REUSE_PORT_SUPPORTED } from '../http/accept-listeners.ts';
 import { type WarmUpPaths, warmUp } from '../http/warm-up.ts';
 import { Lifecycle } from '../lifecycle/lifecycle.ts';
 import { createLogger } from '../logging/logger.ts';
-import { openAcceptListeners, REUSE_PORT_SUPPORTED } from '../http/accept-listeners.ts';
 import { createMetricsRegistry } from '../metrics/metrics-registry.ts';
 import type { Tracing } from '../tracing/tracing-hooks.ts';
 import type { ServiceStart } from './start-service.ts';
@@ -130,16 +130,19 @@ export async function runService<S extends TObject>(
     metrics,
     tracing,
   });
-  lifecycle.onShutdown('http server', () => {
+  let acceptListeners: AcceptListeners | undefined;
+  lifecycle.onShutdown('http server', async () => {
     logger.info('stopped accepting connections; waiting for in-flight requests');
-    return app.close();
+    await app.close();
+    await acceptListeners?.drained();
   });
 
   const listeners = REUSE_PORT_SUPPORTED ? config.ACCEPT_LISTENERS : 1;
   await app.listen({ host: config.HOST, port: config.PORT, ...(listeners > 1 ? { reusePort: true } : {}) });
-  const acceptListeners = await openAcceptListeners(app.server, listeners);
+  const opened = await openAcceptListeners(app.server, listeners);
+  acceptListeners = opened;
   // Registered after the HTTP server, so it runs before it: no socket accepts while the server drains.
-  lifecycle.onShutdown('extra listening sockets', () => acceptListeners.close());
+  lifecycle.onShutdown('extra listening sockets', async () => opened.stopAccepting());
   const address = app.server.address() as AddressInfo;
   // Loaded while nothing but probes can reach the server: under a fifth of a CPU, a first export or a first
   // outgoing call paying for these loads would stall the requests around it.
@@ -160,7 +163,7 @@ export async function runService<S extends TObject>(
   logger.info(
     {
       port: address.port,
-      listening_sockets: acceptListeners.count,
+      listening_sockets: opened.count,
       ...ready,
       ...(warmed ? { warm_up_requests: warmed.requests, warm_up_ms: warmed.ms } : {}),
       startup_ms: Math.round(performance.now()),
