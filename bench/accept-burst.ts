@@ -8,7 +8,7 @@ import { autocannonGenerator, wrkGenerator } from './lib/load.ts';
 import { readPodLimits } from './lib/pod-limits.ts';
 import { freePort, startServer } from './lib/processes.ts';
 import { seedUsers } from './lib/seed.ts';
-import { readServiceDefaults } from './lib/service-defaults.ts';
+import { readServiceDefaults, shippedServiceEnv } from './lib/service-defaults.ts';
 import { median, round } from './lib/stats.ts';
 
 /**
@@ -35,7 +35,7 @@ const environment = probeEnvironment();
 pinRunner(environment);
 const generate = environment.wrk ? wrkGenerator : autocannonGenerator;
 const pod = await readPodLimits(ROOT);
-const shipped = readServiceDefaults(ROOT);
+const shipped = shippedServiceEnv(readServiceDefaults(ROOT));
 const work = await mkdtemp(join(tmpdir(), 'accept-burst-'));
 const figures = new Map<number, { rps: number[]; p99: number[] }>(
   variants.map((v) => [v, { rps: [], p99: [] }]),
@@ -57,10 +57,8 @@ try {
           PATH: process.env.PATH ?? '/usr/bin:/bin',
           HOST: '127.0.0.1',
           PORT: String(port),
-          NODE_ENV: 'production',
+          ...shipped,
           DATABASE_URL: 'memory://',
-          DOCS_ENABLED: String(shipped.docsEnabled),
-          WARM_UP_REQUESTS: String(shipped.warmUpRequests),
           ACCEPT_LISTENERS: String(listeners),
           NODE_OPTIONS: pod.nodeOptions.join(' '),
         },

@@ -15,7 +15,7 @@ import { prepare } from './lib/prepare.ts';
 import { type FullResults, writeResultFiles } from './lib/report-files.ts';
 import { aggregate } from './lib/results.ts';
 import { runSaturation } from './lib/saturation.ts';
-import { readServiceDefaults } from './lib/service-defaults.ts';
+import { readServiceDefaults, shippedServiceEnv } from './lib/service-defaults.ts';
 import { openSession, type Session } from './lib/session.ts';
 import { measureFreshClone, measureStartup } from './lib/startup.ts';
 import { formatConstantRateTable, formatPodTable, formatTable } from './lib/table.ts';
@@ -95,10 +95,7 @@ async function run(options: BenchOptions, argv: readonly string[], session: Sess
       env: {
         PATH: process.env.PATH ?? '/usr/bin:/bin',
         HOME: process.env.HOME ?? '/tmp',
-        NODE_ENV: 'production',
-        LOG_LEVEL: 'info',
-        WARM_UP_REQUESTS: String(context.defaults.warmUpRequests),
-        DOCS_ENABLED: String(context.defaults.docsEnabled),
+        ...shippedServiceEnv(context.defaults),
       },
     });
     if (typeof cache === 'string') compileCaches.set(key, cache);

@@ -20,7 +20,7 @@ import {
   TRACING_ALL_CONTENDER,
   TRACING_OFF_CONTENDER,
 } from './results.ts';
-import type { ServiceDefaults } from './service-defaults.ts';
+import { type ServiceDefaults, shippedServiceEnv } from './service-defaults.ts';
 
 const exec = promisify(execFile);
 
@@ -114,12 +114,9 @@ function userService(
     const port = await freePort();
     const env = {
       ...baseEnv(port),
-      NODE_ENV: 'production',
+      ...shippedServiceEnv(context.defaults),
       APP_VERSION: 'bench',
       DATABASE_URL: databaseUrl,
-      LOG_LEVEL: 'info',
-      WARM_UP_REQUESTS: String(context.defaults.warmUpRequests),
-      DOCS_ENABLED: String(context.defaults.docsEnabled),
       ...(sampleRatio === null
         ? {}
         : {

@@ -139,10 +139,9 @@ export async function runService<S extends TObject>(
 
   const listeners = REUSE_PORT_SUPPORTED ? config.ACCEPT_LISTENERS : 1;
   await app.listen({ host: config.HOST, port: config.PORT, ...(listeners > 1 ? { reusePort: true } : {}) });
-  const opened = await openAcceptListeners(app.server, listeners);
-  acceptListeners = opened;
+  acceptListeners = await openAcceptListeners(app.server, listeners);
   // Registered after the HTTP server, so it runs before it: no socket accepts while the server drains.
-  lifecycle.onShutdown('extra listening sockets', async () => opened.stopAccepting());
+  lifecycle.onShutdown('extra listening sockets', async () => acceptListeners?.stopAccepting());
   const address = app.server.address() as AddressInfo;
   // Loaded while nothing but probes can reach the server: under a fifth of a CPU, a first export or a first
   // outgoing call paying for these loads would stall the requests around it.
@@ -163,7 +162,7 @@ export async function runService<S extends TObject>(
   logger.info(
     {
       port: address.port,
-      listening_sockets: opened.count,
+      listening_sockets: acceptListeners.count,
       ...ready,
       ...(warmed ? { warm_up_requests: warmed.requests, warm_up_ms: warmed.ms } : {}),
       startup_ms: Math.round(performance.now()),
