@@ -8,7 +8,7 @@ import { type AddressInfo, createServer, type Server, type Socket } from 'node:n
  * connections took about 1 s to be accepted by a server spending 0.7 ms per request, their first requests
  * answered that late. More listening sockets on the same port (SO_REUSEPORT: the kernel spreads new connections
  * over them) accept that many per turn; each hands its sockets to the one HTTP server, which serves them as its
- * own. `bench/accept-burst.ts` measures the effect.
+ * own. `bench/first-traffic.ts` measures the effect.
  *
  * Linux and the BSDs only (Node's `reusePort`); a port is only shared with sockets of the same user.
  */

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createLimitedGroup } from './lib/cgroup.ts';
+import { copyOfCompileCache, warmCompileCache } from './lib/compile-cache.ts';
 import { pinRunner, probeEnvironment } from './lib/environment.ts';
 import { autocannonGenerator, wrkGenerator } from './lib/load.ts';
 import { readPodLimits } from './lib/pod-limits.ts';
@@ -12,40 +13,55 @@ import { readServiceDefaults, shippedServiceEnv } from './lib/service-defaults.t
 import { median, round } from './lib/stats.ts';
 
 /**
- * What ACCEPT_LISTENERS does for a new pod's first traffic: the production bundle (memory://, the settings a pod
- * ships with: NODE_OPTIONS, WARM_UP_REQUESTS, DOCS_ENABLED) inside the Deployment's CPU and memory limits, started with 1 listening socket and with N,
- * alternating. After ready, each start takes BURSTS saturating runs of GET /users/{id}, each opening its 50
- * connections at once (a new client, a sidecar filling its pool). Prints req/s and P99 per run and the medians.
+ * What one setting does for a new pod's start and first traffic: the production bundle (memory://, the settings a
+ * pod ships with: NODE_OPTIONS, WARM_UP_REQUESTS, DOCS_ENABLED) inside the Deployment's CPU and memory limits,
+ * started once per value of KEY, alternating, each start from a copy of a compile cache warmed as the image's is. After ready, each start takes BURSTS saturating runs of
+ * GET /users/{id}, each opening its 50 connections at once (a new client, a sidecar filling its pool). Prints
+ * start-to-ready, req/s and P99 per run and the medians per value.
  *
- *   node bench/accept-burst.ts [--listeners 16] [--starts 3] [--bursts 2] [--seconds 5]
+ *   node bench/first-traffic.ts [--setting ACCEPT_LISTENERS=1,16] [--starts 3] [--bursts 2] [--seconds 5]
  *
  * Needs root for the cgroup (or a Docker engine, see bench/lib/cgroup.ts) and npm run build first.
  */
 const ROOT = resolve(import.meta.dirname, '..');
 const { values } = parseArgs({
   options: {
-    listeners: { type: 'string', default: '16' },
+    setting: { type: 'string', default: 'ACCEPT_LISTENERS=1,16' },
     starts: { type: 'string', default: '3' },
     bursts: { type: 'string', default: '2' },
     seconds: { type: 'string', default: '5' },
   },
 });
-const variants = [1, Number(values.listeners)];
+const settingMatch = /^([A-Z][A-Z0-9_]*)=(.+)$/.exec(values.setting);
+if (!settingMatch) throw new Error(`--setting takes KEY=value,value: ${values.setting}`);
+const key = settingMatch[1] as string;
+const variants = (settingMatch[2] as string).split(',');
 const environment = probeEnvironment();
 pinRunner(environment);
 const generate = environment.wrk ? wrkGenerator : autocannonGenerator;
 const pod = await readPodLimits(ROOT);
 const shipped = shippedServiceEnv(readServiceDefaults(ROOT));
-const work = await mkdtemp(join(tmpdir(), 'accept-burst-'));
-const figures = new Map<number, { rps: number[]; p99: number[] }>(
-  variants.map((v) => [v, { rps: [], p99: [] }]),
+const work = await mkdtemp(join(tmpdir(), 'first-traffic-'));
+const cache = await warmCompileCache({
+  root: ROOT,
+  entry: join(ROOT, 'dist/users/main.mjs'),
+  work,
+  node: process.execPath,
+  nodeOptions: pod.nodeOptions,
+  env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...shipped },
+});
+if (typeof cache !== 'string')
+  console.log(`no compile cache (${cache.failed}): every start compiles the bundle`);
+const figures = new Map<string, { readyMs: number[]; rps: number[]; p99: number[] }>(
+  variants.map((v) => [v, { readyMs: [], rps: [], p99: [] }]),
 );
+const width = Math.max(...variants.map((v) => v.length));
 
 try {
   for (let start = 0; start < Number(values.starts); start++) {
-    for (const listeners of variants) {
+    for (const [index, value] of variants.entries()) {
       const group = createLimitedGroup({
-        name: `user-service-accept-burst-${process.pid}-${listeners}`,
+        name: `user-service-first-traffic-${process.pid}-${index}`,
         limits: { cpus: pod.cpus, memoryBytes: pod.memoryBytes },
         dockerMounts: [ROOT, work],
       });
@@ -59,16 +75,22 @@ try {
           PORT: String(port),
           ...shipped,
           DATABASE_URL: 'memory://',
-          ACCEPT_LISTENERS: String(listeners),
+          [key]: value,
           NODE_OPTIONS: pod.nodeOptions.join(' '),
+          ...(typeof cache === 'string' ? { NODE_COMPILE_CACHE: await copyOfCompileCache(cache, work) } : {}),
         },
         cwd: work,
         port,
         wrap: group.wrap,
         ...(environment.serverCpu === undefined ? {} : { cpu: environment.serverCpu }),
       });
+      const of = figures.get(value)!;
+      of.readyMs.push(server.readyMs);
+      console.log(
+        `start ${start + 1}, ${key}=${value.padEnd(width)}: ready in ${Math.round(server.readyMs)} ms`,
+      );
       try {
-        const ids = await seedUsers(server.url, 20, `burst-${start}-${listeners}`);
+        const ids = await seedUsers(server.url, 20, `burst-${start}-${index}`);
         for (let burst = 0; burst < Number(values.bursts); burst++) {
           const result = await generate(
             { scenario: 'get-by-id', ids, emailPrefix: 'burst-' },
@@ -80,10 +102,10 @@ try {
               ...(environment.loadCpu === undefined ? {} : { cpu: environment.loadCpu }),
             },
           );
-          figures.get(listeners)!.rps.push(result.req_per_s);
-          figures.get(listeners)!.p99.push(result.p99_ms);
+          of.rps.push(result.req_per_s);
+          of.p99.push(result.p99_ms);
           console.log(
-            `start ${start + 1}, ${String(listeners).padStart(2)} listening socket(s), burst ${burst + 1}: ` +
+            `start ${start + 1}, ${key}=${value.padEnd(width)}, burst ${burst + 1}: ` +
               `${Math.round(result.req_per_s)} req/s, P99 ${round(result.p99_ms, 1)} ms`,
           );
         }
@@ -93,10 +115,11 @@ try {
       }
     }
   }
-  for (const listeners of variants) {
-    const { rps, p99 } = figures.get(listeners)!;
+  for (const value of variants) {
+    const { readyMs, rps, p99 } = figures.get(value)!;
     console.log(
-      `${String(listeners).padStart(2)} listening socket(s): median ${Math.round(median(rps))} req/s, ` +
+      `${key}=${value.padEnd(width)}: ready median ${Math.round(median(readyMs))} ms, ` +
+        `median ${Math.round(median(rps))} req/s, ` +
         `P99 median ${round(median(p99), 1)} ms (of ${p99.map((v) => round(v, 0)).join(', ')})`,
     );
   }
