@@ -157,7 +157,8 @@ async function run(options: BenchOptions, argv: readonly string[], session: Sess
       scenarios: aggregate(outcome.measurements),
       constant_rate: outcome.constantRate,
       startup_ms: startup?.startupMs ?? {},
-      fresh_clone_start_ms: typeof freshClone === 'number' ? freshClone : null,
+      fresh_clone_start_ms: typeof freshClone === 'string' ? null : freshClone.afterInstallMs,
+      fresh_clone_uncached_start_ms: typeof freshClone === 'string' ? null : freshClone.uncachedMs,
       runs: outcome.measurements,
     });
   }

@@ -25,8 +25,10 @@ export interface BudgetInputs {
   pod?:
     | { rows: readonly PodRow[]; pairs?: readonly PodPair[]; soak: SoakRow | null; soakTargetS: number }
     | undefined;
-  /** Median first `npm start` of a fresh clone, spawn to ready. */
+  /** Median first `npm start` of a fresh clone after the install, spawn to ready. */
   freshCloneMs?: number | undefined;
+  /** The same without the compile cache the install warms (shown beside it). */
+  freshCloneUncachedMs?: number | undefined;
 }
 
 export const LIMITS = {
@@ -122,6 +124,7 @@ export function evaluateBudgets({
   connections,
   pod,
   freshCloneMs,
+  freshCloneUncachedMs,
 }: BudgetInputs): BudgetLine[] {
   return [
     ...(pod ? podBudgets(pod) : []),
@@ -130,10 +133,13 @@ export function evaluateBudgets({
       ? []
       : [
           atMost(
-            `first npm start of a fresh clone (PGlite created and migrated) <= ${LIMITS.freshCloneMs} ms`,
+            `first npm start of a fresh clone after npm ci (PGlite created and migrated) <= ${LIMITS.freshCloneMs} ms`,
             freshCloneMs,
             LIMITS.freshCloneMs,
-            `${Math.round(freshCloneMs)} ms`,
+            `${Math.round(freshCloneMs)} ms` +
+              (freshCloneUncachedMs === undefined
+                ? ''
+                : ` (without the compile cache npm ci's postinstall warms: ${Math.round(freshCloneUncachedMs)} ms)`),
             'ms',
           ),
         ]),

@@ -19,7 +19,10 @@ export interface FullResults extends BenchResults {
   command?: string;
   startup_ms?: Record<string, number>;
   settings?: { connections?: number } & Record<string, unknown>;
+  /** First `npm start` after the install (its postinstall warms the compile cache). */
   fresh_clone_start_ms?: number | null;
+  /** The same without the install's compile cache; absent in older files. */
+  fresh_clone_uncached_start_ms?: number | null;
   constant_rate?: ConstantRateRow[];
   pod?: {
     limits: string;
@@ -51,6 +54,7 @@ export function budgetsOf(results: FullResults): BudgetLine[] {
         }
       : undefined,
     freshCloneMs: results.fresh_clone_start_ms ?? undefined,
+    freshCloneUncachedMs: results.fresh_clone_uncached_start_ms ?? undefined,
   });
 }
 
