@@ -19,7 +19,10 @@ import { median, round } from './lib/stats.ts';
  * GET /users/{id}, each opening its 50 connections at once (a new client, a sidecar filling its pool). Prints
  * start-to-ready, req/s and P99 per run and the medians per value.
  *
- *   node bench/first-traffic.ts [--setting ACCEPT_LISTENERS=1,16] [--starts 3] [--bursts 2] [--seconds 5]
+ *   node bench/first-traffic.ts [--setting ACCEPT_LISTENERS=1,16] [--env KEY=VALUE ...] [--starts 3] [--bursts 2]
+ *                               [--seconds 5]
+ *
+ * --env adds a setting every start gets (e.g. OTEL_EXPORTER_OTLP_ENDPOINT to trace to a collector).
  *
  * Needs root for the cgroup (or a Docker engine, see bench/lib/cgroup.ts) and npm run build first.
  */
@@ -27,6 +30,7 @@ const ROOT = resolve(import.meta.dirname, '..');
 const { values } = parseArgs({
   options: {
     setting: { type: 'string', default: 'ACCEPT_LISTENERS=1,16' },
+    env: { type: 'string', multiple: true, default: [] },
     starts: { type: 'string', default: '3' },
     bursts: { type: 'string', default: '2' },
     seconds: { type: 'string', default: '5' },
@@ -36,6 +40,12 @@ const settingMatch = /^([A-Z][A-Z0-9_]*)=(.+)$/.exec(values.setting);
 if (!settingMatch) throw new Error(`--setting takes KEY=value,value: ${values.setting}`);
 const key = settingMatch[1] as string;
 const variants = (settingMatch[2] as string).split(',');
+const extraEnv: Record<string, string> = {};
+for (const pair of values.env) {
+  const at = pair.indexOf('=');
+  if (at < 1) throw new Error(`--env takes KEY=VALUE: ${pair}`);
+  extraEnv[pair.slice(0, at)] = pair.slice(at + 1);
+}
 const environment = probeEnvironment();
 pinRunner(environment);
 const generate = environment.wrk ? wrkGenerator : autocannonGenerator;
@@ -74,6 +84,7 @@ try {
           HOST: '127.0.0.1',
           PORT: String(port),
           ...shipped,
+          ...extraEnv,
           DATABASE_URL: 'memory://',
           [key]: value,
           NODE_OPTIONS: pod.nodeOptions.join(' '),
