@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { access, mkdtemp, rm, stat, truncate } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
 import { after, describe, it } from 'node:test';
 import { pino } from 'pino';
 import {
@@ -101,6 +104,48 @@ describe('embedded PGlite storage', () => {
       assert.deepEqual(await second.repository.get(created.id), created);
     } finally {
       await second.database.close();
+    }
+  });
+
+  it('keeps acknowledged writes when the process is killed without closing the database', async () => {
+    // Statements run without PGlite's per-statement file-system sync (pglite-statements.ts): on Node the data
+    // directory receives PostgreSQL's writes as they are made, so a write acknowledged before a SIGKILL is there
+    // after PostgreSQL's crash recovery.
+    const directory = await newDirectory();
+    const storage = resolve(import.meta.dirname, '../../src/services/users/storage.ts');
+    const child = spawn(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `import { pino } from 'pino';
+const { migrateUsers, openUsersStorage } = await import(${JSON.stringify(storage)});
+const logger = pino({ level: 'silent' });
+const opened = await openUsersStorage(${JSON.stringify(config(directory))}, logger);
+await migrateUsers(opened.database, logger);
+const now = new Date('2026-01-02T03:04:05.678Z');
+await opened.repository.create({ id: '0190a6d2-0000-7000-8000-000000000002', name: 'Grace',
+  email: 'grace@example.com', status: 'active', created_at: now, updated_at: now });
+console.log('acknowledged');
+setInterval(() => {}, 1000);`,
+      ],
+      { cwd: resolve(import.meta.dirname, '../..'), stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const exited = once(child, 'exit');
+    for await (const line of createInterface({ input: child.stdout })) {
+      if (line === 'acknowledged') break;
+    }
+    child.kill('SIGKILL');
+    const [, signal] = await exited;
+    assert.equal(signal, 'SIGKILL');
+
+    const reopened = await openUsersStorage(config(directory), logger);
+    assert.ok(reopened.database);
+    try {
+      const user = await reopened.repository.get('0190a6d2-0000-7000-8000-000000000002');
+      assert.equal(user?.email, 'grace@example.com');
+    } finally {
+      await reopened.database.close();
     }
   });
 });

@@ -12,6 +12,8 @@ import type { PostgresQueryResult } from 'kysely';
  * The caller must hold the connection exclusively (PGlitePool's lease): PGlite's protocol entry point takes no
  * lock of its own.
  */
+const NO_SYNC = { syncToFs: false } as const;
+
 export class PGliteStatements {
   readonly #db: PGlite;
   readonly #prepared = new Map<string, Prepared>();
@@ -46,7 +48,7 @@ export class PGliteStatements {
       const closing = this.#toClose.map((old) => close(old));
       this.#toClose = [];
       // Housekeeping only: a failure here (an aborted transaction) must not fail the statement being prepared.
-      await this.#db.execProtocolStream(concat([...closing, SYNC]), { throwOnError: false });
+      await this.#db.execProtocolStream(concat([...closing, SYNC]), { ...NO_SYNC, throwOnError: false });
     }
     const name = `s${this.#nextName++}`;
     const messages = await this.#exchange(concat([parse(name, sql), describe('S', name), SYNC]));
@@ -68,9 +70,15 @@ export class PGliteStatements {
     this.#toClose.push(statement.name);
   }
 
-  /** Throws the backend's error (a DatabaseError with its SQLSTATE `code`, `constraint`, `detail`...). */
+  /**
+   * Throws the backend's error (a DatabaseError with its SQLSTATE `code`, `constraint`, `detail`...).
+   * Without PGlite's sync after each exchange: it persists an in-memory file system to a browser's storage, and
+   * on Node there is none to persist (NODEFS writes reach the data directory as PostgreSQL makes them, MEMFS has
+   * nowhere to go), yet each sync takes a mutex and walks every mount: a quarter of a read by primary key (118 against 88 µs of CPU
+   * per prepared read in a loop). test/integration/pglite-storage.test.ts kills a process after a write and finds it.
+   */
   #exchange(message: Uint8Array): Promise<BackendMessage[]> {
-    return this.#db.execProtocolStream(message) as Promise<BackendMessage[]>;
+    return this.#db.execProtocolStream(message, NO_SYNC) as Promise<BackendMessage[]>;
   }
 
   #serialize(value: unknown, type: number | undefined): string | null {
