@@ -15,8 +15,8 @@ import { median, round } from './lib/stats.ts';
 /**
  * What one setting does for a new pod's start and first traffic: the production bundle (memory://, the settings a
  * pod ships with: NODE_OPTIONS, WARM_UP_REQUESTS, DOCS_ENABLED) inside the Deployment's CPU and memory limits,
- * started once per value of KEY, alternating, each start from a copy of a compile cache warmed as the image's is. After ready, each start takes BURSTS saturating runs of
- * GET /users/{id}, each opening its 50 connections at once (a new client, a sidecar filling its pool). Prints
+ * started once per value of KEY, alternating, each start from a copy of a compile cache warmed as the image's is.
+ * After ready, each start takes BURSTS saturating runs of GET /users/{id}, each opening its 50 connections at once (a new client, a sidecar filling its pool). Prints
  * start-to-ready, req/s and P99 per run and the medians per value.
  *
  *   node bench/first-traffic.ts [--setting ACCEPT_LISTENERS=1,16] [--env KEY=VALUE ...] [--starts 3] [--bursts 2]

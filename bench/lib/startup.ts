@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { mkdir, readdir, rm, symlink } from 'node:fs/promises';
+import { mkdir, readdir, symlink } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -52,16 +52,18 @@ export async function measureStartup(
 
 /**
  * node_modules as `npm ci` leaves it, without installing again: every package linked from the checkout's tree,
- * but not its `.cache`, where `npm start` keeps the V8 compile cache that the checkout's own starts filled. The
- * install's last step is then run in the clone (`scripts/dev-compile-cache.sh`, the root postinstall's second
- * step): it fills that cache for this clone's paths, as `npm ci` does.
+ * but not its `.cache`, where `npm start` keeps the V8 compile cache that the checkout's own starts filled. With
+ * `postinstall`, the install's last step is then run in the clone (`scripts/dev-compile-cache.sh`, the root
+ * postinstall's second step): it fills that cache for this clone's paths, as `npm ci` does; without it the clone
+ * is as `npm ci --ignore-scripts` leaves it.
  */
-async function installLikeNpmCi(root: string, clone: string): Promise<void> {
+async function installLikeNpmCi(root: string, clone: string, postinstall: boolean): Promise<void> {
   const from = join(root, 'node_modules');
   const to = join(clone, 'node_modules');
   await mkdir(to);
   for (const name of await readdir(from))
     if (name !== '.cache') await symlink(join(from, name), join(to, name));
+  if (!postinstall) return;
   await exec('sh', [join(clone, 'scripts/dev-compile-cache.sh')], {
     cwd: clone,
     env: {
@@ -75,7 +77,7 @@ async function installLikeNpmCi(root: string, clone: string): Promise<void> {
 export interface FreshCloneStart {
   /** Median first `npm start` after the install: the figure the target is about. */
   afterInstallMs: number;
-  /** Median first `npm start` of a clone whose compile cache was emptied (an install run with --ignore-scripts). */
+  /** Median first `npm start` of a clone installed without the postinstall's compile cache (--ignore-scripts). */
   uncachedMs: number;
 }
 
@@ -142,8 +144,8 @@ async function timeNpmStart(root: string, clone: string): Promise<number | strin
 /**
  * The first `npm start` of a fresh clone: the committed tree cloned to a temporary directory, installed as
  * `npm ci` leaves it (installLikeNpmCi), no .data (so PGlite is created and migrated), spawn to the first 200 from
- * /readyz. Each sample is two clones: one as installed, one whose compile cache is emptied first, so the figure
- * without the install's warm-up stays visible. Each start has a clone of its own: deleting the last sample's
+ * /readyz. Each sample is two clones: one as installed, one without the postinstall's compile cache, so the
+ * figure without the install's warm-up stays visible. Each start has a clone of its own: deleting the last sample's
  * 40 MB data directory just before would make the file system's discards part of the next start, which no real
  * first start pays. Returns the medians.
  */
@@ -163,9 +165,7 @@ export async function measureFreshClone(
       const clone = join(work, `fresh-clone-${i + 1}-${kind}`);
       try {
         await exec('git', ['clone', '--quiet', '--depth', '1', `file://${root}`, clone]);
-        await installLikeNpmCi(root, clone);
-        if (kind === 'uncached')
-          await rm(join(clone, 'node_modules/.cache'), { recursive: true, force: true });
+        await installLikeNpmCi(root, clone, kind === 'installed');
       } catch (error) {
         return `fresh clone: could not clone and install (${(error as Error).message.split('\n')[0]})`;
       }

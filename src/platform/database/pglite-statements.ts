@@ -1,6 +1,9 @@
 import type { PGlite } from '@electric-sql/pglite';
 import type { PostgresQueryResult } from 'kysely';
 
+/** PGlite's sync after an exchange is skipped: see #exchange. */
+const NO_SYNC = { syncToFs: false } as const;
+
 /**
  * Runs SQL on PGlite as PostgreSQL's extended protocol intends: a statement with parameters is parsed and
  * described once, as a named prepared statement, then each run is one Bind/Execute/Sync exchange. PGlite's own
@@ -12,8 +15,6 @@ import type { PostgresQueryResult } from 'kysely';
  * The caller must hold the connection exclusively (PGlitePool's lease): PGlite's protocol entry point takes no
  * lock of its own.
  */
-const NO_SYNC = { syncToFs: false } as const;
-
 export class PGliteStatements {
   readonly #db: PGlite;
   readonly #prepared = new Map<string, Prepared>();
@@ -74,8 +75,9 @@ export class PGliteStatements {
    * Throws the backend's error (a DatabaseError with its SQLSTATE `code`, `constraint`, `detail`...).
    * Without PGlite's sync after each exchange: it persists an in-memory file system to a browser's storage, and
    * on Node there is none to persist (NODEFS writes reach the data directory as PostgreSQL makes them, MEMFS has
-   * nowhere to go), yet each sync takes a mutex and walks every mount: a quarter of a read by primary key (118 against 88 µs of CPU
-   * per prepared read in a loop). test/integration/pglite-storage.test.ts kills a process after a write and finds it.
+   * nowhere to go), yet each sync takes a mutex and walks every mount: a quarter of a read by primary key (118
+   * against 88 µs of CPU per prepared read in a loop). test/integration/pglite-storage.test.ts kills a process
+   * after a write and finds it.
    */
   #exchange(message: Uint8Array): Promise<BackendMessage[]> {
     return this.#db.execProtocolStream(message, NO_SYNC) as Promise<BackendMessage[]>;
