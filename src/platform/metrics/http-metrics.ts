@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Counter, Histogram, Registry } from 'prom-client';
-import { counter, gauge, histogram } from './metrics-registry.ts';
+import type { Counter, Registry } from 'prom-client';
+import { counter, gauge, seriesCounter, seriesHistogram } from './metrics-registry.ts';
+import type { CounterSeries, HistogramSeries } from './series-metrics.ts';
 
 /** 0.8 and 1 are bounds so that "P99 above 800 ms" and "slower than 1 s" are decidable from the buckets. */
 export const HTTP_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.8, 1, 2.5, 5, 10];
@@ -12,7 +13,7 @@ type HttpLabel = 'method' | 'route' | 'status_code' | 'canary';
 type HttpLabels = Record<HttpLabel, string>;
 
 const requestDuration = (registry: Registry) =>
-  histogram<HttpLabel>(
+  seriesHistogram<HttpLabel>(
     registry,
     'http_request_duration_seconds',
     'HTTP request duration, from the request reaching the handler chain to the last byte written, by route template.',
@@ -20,7 +21,7 @@ const requestDuration = (registry: Registry) =>
     HTTP_DURATION_BUCKETS,
   );
 const requestsTotal = (registry: Registry) =>
-  counter<HttpLabel>(registry, 'http_requests_total', 'HTTP requests answered, by route template.', [
+  seriesCounter<HttpLabel>(registry, 'http_requests_total', 'HTTP requests answered, by route template.', [
     'method',
     'route',
     'status_code',
@@ -60,18 +61,19 @@ function inFlightIn(registry: Registry): InFlight {
 /** Stands in for the route config of requests that never reached a route. */
 const NO_ROUTE_CONFIG = {};
 
-/** The labelled series of one route, method and outcome: prom-client's children, kept so they are looked up once. */
+/** The labelled series of one route, method and outcome, kept so they are looked up once. */
 interface OutcomeSeries {
-  duration: Histogram.Internal<HttpLabel>;
-  total: Counter.Internal;
+  duration: HistogramSeries;
+  total: CounterSeries;
   /** Made at the first slow request of the outcome. */
   slow: Counter.Internal | undefined;
   labels: HttpLabels;
 }
 
 /**
- * RED metrics for every non-probe request. The labelled series are cached per route and outcome, so the hot path
- * builds no strings or objects; the in-flight count is a plain number read at scrape time.
+ * RED metrics for every non-probe request. The labelled series are cached per route and outcome and updated in
+ * place (series-metrics.ts), so the hot path builds no strings or objects and hashes no labels; the in-flight count
+ * is a plain number read at scrape time. The rare slow-request counter stays a prom-client child.
  */
 export class HttpMetrics {
   readonly #duration: ReturnType<typeof requestDuration>;
@@ -128,8 +130,8 @@ export class HttpMetrics {
         canary: String(canary),
       };
       series = {
-        duration: this.#duration.labels(labels),
-        total: this.#total.labels(labels),
+        duration: this.#duration.series(labels),
+        total: this.#total.series(labels),
         slow: undefined,
         labels,
       };

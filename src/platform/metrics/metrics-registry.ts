@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, type Metric, Registry } from 'prom-client';
+import { registerSeriesMetric, SeriesCounter, SeriesHistogram } from './series-metrics.ts';
 
 export interface MetricsIdentity {
   service: string;
@@ -32,9 +33,9 @@ interface RegisteredShape {
 }
 
 function kindOf(metric: Metric): string {
-  if (metric instanceof Counter) return 'counter';
+  if (metric instanceof Counter || metric instanceof SeriesCounter) return 'counter';
   if (metric instanceof Gauge) return 'gauge';
-  if (metric instanceof Histogram) return 'histogram';
+  if (metric instanceof Histogram || metric instanceof SeriesHistogram) return 'histogram';
   return 'summary';
 }
 
@@ -114,6 +115,33 @@ export function histogram<L extends string>(
   const existing = registered(registry, name, 'histogram', labelNames, buckets);
   if (existing) return existing as Histogram<L>;
   return new Histogram({ name, help, labelNames, buckets: [...buckets], registers: [registry] });
+}
+
+/** A counter whose callers hold their series (see series-metrics.ts): for counts made on every request. */
+export function seriesCounter<L extends string>(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: readonly L[],
+): SeriesCounter<L> {
+  const existing = registered(registry, name, 'counter', labelNames);
+  if (existing instanceof SeriesCounter) return existing as SeriesCounter<L>;
+  if (existing) throw new Error(`metric ${name} is already registered as a counter without held series`);
+  return registerSeriesMetric(registry, new SeriesCounter(name, help, labelNames));
+}
+
+/** A histogram whose callers hold their series (see series-metrics.ts): for observations made on every request. */
+export function seriesHistogram<L extends string>(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: readonly L[],
+  buckets: readonly number[],
+): SeriesHistogram<L> {
+  const existing = registered(registry, name, 'histogram', labelNames, buckets);
+  if (existing instanceof SeriesHistogram) return existing as SeriesHistogram<L>;
+  if (existing) throw new Error(`metric ${name} is already registered as a histogram without held series`);
+  return registerSeriesMetric(registry, new SeriesHistogram(name, help, labelNames, [...buckets]));
 }
 
 export const METRICS_CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
