@@ -1,14 +1,13 @@
 import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { createLimitedGroup } from './lib/cgroup.ts';
 import { startOtlpSink } from './lib/otlp-sink.ts';
 import { readPodLimits } from './lib/pod-limits.ts';
 import { freePort } from './lib/processes.ts';
+import { awaitReadyz } from './lib/readiness.ts';
 import { median } from './lib/stats.ts';
 
 /**
@@ -41,16 +40,6 @@ async function cpuMsOf(pid: number): Promise<number> {
     ns += Number(stat.split(' ')[0]);
   }
   return ns / 1e6;
-}
-
-function readyz(port: number): Promise<number> {
-  return new Promise((done) => {
-    const request = get({ host: '127.0.0.1', port, path: '/readyz', agent: false }, (response) => {
-      response.resume();
-      done(response.statusCode ?? 0);
-    });
-    request.on('error', () => done(0));
-  });
 }
 
 async function startOnce(
@@ -86,14 +75,12 @@ async function startOnce(
   const child = spawn(command.command, command.args, { env, stdio: ['ignore', 'ignore', 'inherit'] });
   const exited = new Promise<void>((done) => child.once('exit', () => done()));
   try {
-    const deadline = startedAt + 60_000;
-    while (child.exitCode === null && performance.now() < deadline) {
-      if ((await readyz(port)) === 200) {
-        const wallMs = performance.now() - startedAt;
-        return { wallMs, cpuMs: await cpuMsOf(child.pid ?? 0) };
-      }
-      await sleep(2);
-    }
+    const readiness = await awaitReadyz(`http://127.0.0.1:${port}`, {
+      startedAt,
+      exited: () => child.exitCode !== null,
+      intervalMs: 2,
+    });
+    if (readiness) return { wallMs: readiness.readyMs, cpuMs: await cpuMsOf(child.pid ?? 0) };
     throw new Error(`${entry} was not ready within 60 s (exit ${child.exitCode})`);
   } finally {
     child.kill('SIGTERM');

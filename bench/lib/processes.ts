@@ -3,6 +3,7 @@ import { openSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Wrapped } from './cgroup.ts';
+import { awaitReadyz } from './readiness.ts';
 
 export interface Started {
   child: ChildProcess;
@@ -79,30 +80,15 @@ export async function startServer(options: StartOptions): Promise<Started> {
       await exit;
     }
   };
-  const deadline = startedAt + (options.readyTimeoutMs ?? 60_000);
-  let listenMs: number | undefined;
-  while (performance.now() < deadline) {
-    if (exited) throw new Error(`${command} exited before it was ready: ${stderr}`);
-    try {
-      const response = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(1000) });
-      await response.arrayBuffer();
-      listenMs ??= performance.now() - startedAt;
-      if (response.status === 200) {
-        return {
-          child,
-          pid: child.pid!,
-          url,
-          readyMs: performance.now() - startedAt,
-          listenMs: listenMs ?? performance.now() - startedAt,
-          stderrTail: () => stderr,
-          stop,
-        };
-      }
-    } catch {
-      // not listening yet
-    }
-    await sleep(5);
+  const readiness = await awaitReadyz(url, {
+    startedAt,
+    exited: () => exited,
+    ...(options.readyTimeoutMs === undefined ? {} : { timeoutMs: options.readyTimeoutMs }),
+  });
+  if (readiness) {
+    return { child, pid: child.pid!, url, ...readiness, stderrTail: () => stderr, stop };
   }
+  if (exited) throw new Error(`${command} exited before it was ready: ${stderr}`);
   await stop();
   throw new Error(`${command} was not ready within ${options.readyTimeoutMs ?? 60_000} ms: ${stderr}`);
 }

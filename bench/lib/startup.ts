@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { findBinary } from '../../scripts/lib/find-binary.ts';
 import type { Contender } from './contenders.ts';
 import { freePort, type Started } from './processes.ts';
+import { awaitReadyz } from './readiness.ts';
 import { IMAGE_FLAGS_CONTENDER } from './results.ts';
 import { median, round } from './stats.ts';
 
@@ -108,23 +109,9 @@ async function timeNpmStart(root: string, clone: string): Promise<number | strin
     stderr = (stderr + chunk.toString()).slice(-2000);
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  let ready: number | undefined;
-  const deadline = startedAt + 60_000;
-  while (performance.now() < deadline && child.exitCode === null) {
-    try {
-      const response = await fetch(`http://127.0.0.1:${port}/readyz`, {
-        signal: AbortSignal.timeout(1000),
-      });
-      await response.arrayBuffer();
-      if (response.status === 200) {
-        ready = performance.now() - startedAt;
-        break;
-      }
-    } catch {
-      // not listening yet
-    }
-    await sleep(5);
-  }
+  const ready = (
+    await awaitReadyz(`http://127.0.0.1:${port}`, { startedAt, exited: () => child.exitCode !== null })
+  )?.readyMs;
   try {
     process.kill(-child.pid!, 'SIGTERM');
   } catch {
