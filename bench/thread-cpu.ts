@@ -1,0 +1,173 @@
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createLimitedGroup } from './lib/cgroup.ts';
+import { copyOfCompileCache, warmCompileCache } from './lib/compile-cache.ts';
+import { pinRunner, probeEnvironment } from './lib/environment.ts';
+import { autocannonGenerator, wrkGenerator } from './lib/load.ts';
+import { startOtlpSink } from './lib/otlp-sink.ts';
+import { readPodLimits } from './lib/pod-limits.ts';
+import { freePort, startServer } from './lib/processes.ts';
+import { seedUsers } from './lib/seed.ts';
+import { readServiceDefaults, shippedServiceEnv } from './lib/service-defaults.ts';
+import { median, round } from './lib/stats.ts';
+
+/**
+ * Where a request's CPU goes by thread: the production bundle (memory://, the settings a pod ships with) inside
+ * the Deployment's CPU and memory limits (or without them, --unconstrained), started once per value of KEY,
+ * alternating. Each start takes `--warm` seconds of saturating GET /users/{id} (0: measure from ready, when V8
+ * still compiles the request path), then a measured saturating run; the CPU each thread used over it
+ * (/proc/PID/task/TID/schedstat, summed by thread name: MainThread, V8Worker, libuv's threads...) is divided by
+ * the requests served. In a pod every thread shares the one CPU quota, so V8's background compilation and GC
+ * take from the requests.
+ *
+ *   node bench/thread-cpu.ts [--setting OTEL_TRACES_SAMPLER_ARG=0,0.01] [--env KEY=VALUE ...] [--sink]
+ *                            [--starts 2] [--warm 0] [--seconds 10] [--unconstrained]
+ *
+ * --sink starts an in-process OTLP sink and points OTEL_EXPORTER_OTLP_ENDPOINT at it (tracing on). As values of
+ * --setting OTEL_EXPORTER_OTLP_ENDPOINT, `off` turns tracing off and `sink` means that sink: `--setting
+ * OTEL_EXPORTER_OTLP_ENDPOINT=off,sink` compares tracing off and on. Needs root for the cgroup (or a Docker
+ * engine, see bench/lib/cgroup.ts) and npm run build first.
+ */
+const ROOT = resolve(import.meta.dirname, '..');
+const { values } = parseArgs({
+  options: {
+    setting: { type: 'string', default: 'OTEL_TRACES_SAMPLER_ARG=0,0.01' },
+    env: { type: 'string', multiple: true, default: [] },
+    sink: { type: 'boolean', default: false },
+    starts: { type: 'string', default: '2' },
+    warm: { type: 'string', default: '0' },
+    seconds: { type: 'string', default: '10' },
+    unconstrained: { type: 'boolean', default: false },
+  },
+});
+const settingMatch = /^([A-Z][A-Z0-9_]*)=(.+)$/.exec(values.setting);
+if (!settingMatch) throw new Error(`--setting takes KEY=value,value: ${values.setting}`);
+const key = settingMatch[1] as string;
+const variants = (settingMatch[2] as string).split(',');
+const extraEnv: Record<string, string> = {};
+for (const pair of values.env) {
+  const at = pair.indexOf('=');
+  if (at < 1) throw new Error(`--env takes KEY=VALUE: ${pair}`);
+  extraEnv[pair.slice(0, at)] = pair.slice(at + 1);
+}
+
+/** CPU nanoseconds by thread name of process `pid`, from each thread's schedstat. */
+async function cpuByThread(pid: number): Promise<Map<string, number>> {
+  const byName = new Map<string, number>();
+  for (const task of await readdir(`/proc/${pid}/task`).catch(() => [])) {
+    const [comm, schedstat] = await Promise.all([
+      readFile(`/proc/${pid}/task/${task}/comm`, 'utf8').catch(() => '?'),
+      readFile(`/proc/${pid}/task/${task}/schedstat`, 'utf8').catch(() => '0'),
+    ]);
+    const name = comm.trim();
+    byName.set(name, (byName.get(name) ?? 0) + Number(schedstat.split(' ')[0]));
+  }
+  return byName;
+}
+
+const environment = probeEnvironment();
+pinRunner(environment);
+const generate = environment.wrk ? wrkGenerator : autocannonGenerator;
+const pod = await readPodLimits(ROOT);
+const shipped = shippedServiceEnv(readServiceDefaults(ROOT));
+const ENDPOINT = 'OTEL_EXPORTER_OTLP_ENDPOINT';
+const sink =
+  values.sink || (key === ENDPOINT && variants.includes('sink')) ? await startOtlpSink() : undefined;
+const work = await mkdtemp(join(tmpdir(), 'thread-cpu-'));
+const cache = await warmCompileCache({
+  root: ROOT,
+  entry: join(ROOT, 'dist/users/main.mjs'),
+  work,
+  node: process.execPath,
+  nodeOptions: pod.nodeOptions,
+  env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...shipped },
+});
+/** µs per request by thread name, per variant, one entry per start. */
+const figures = new Map<string, Map<string, number[]>>(variants.map((v) => [v, new Map()]));
+const width = Math.max(...variants.map((v) => v.length));
+const where = values.unconstrained ? 'unconstrained' : `under ${pod.cpus} CPU / ${pod.memoryBytes} bytes`;
+console.log(`${where}; warm ${values.warm} s, measured ${values.seconds} s; ${key}=${variants.join(',')}`);
+
+try {
+  for (let start = 0; start < Number(values.starts); start++) {
+    for (const [index, value] of variants.entries()) {
+      const group = values.unconstrained
+        ? undefined
+        : createLimitedGroup({
+            name: `user-service-thread-cpu-${process.pid}-${index}`,
+            limits: { cpus: pod.cpus, memoryBytes: pod.memoryBytes },
+            dockerMounts: [ROOT, work],
+          });
+      const port = await freePort();
+      const env: Record<string, string> = {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        ...shipped,
+        ...(sink ? { [ENDPOINT]: sink.endpoint } : {}),
+        ...extraEnv,
+        DATABASE_URL: 'memory://',
+        [key]: value,
+        NODE_OPTIONS: pod.nodeOptions.join(' '),
+        ...(typeof cache === 'string' ? { NODE_COMPILE_CACHE: await copyOfCompileCache(cache, work) } : {}),
+      };
+      if (env[ENDPOINT] === 'off') delete env[ENDPOINT];
+      if (env[ENDPOINT] === 'sink' && sink) env[ENDPOINT] = sink.endpoint;
+      const server = await startServer({
+        command: process.execPath,
+        args: [join(ROOT, 'dist/users/main.mjs')],
+        env,
+        cwd: work,
+        port,
+        ...(group ? { wrap: group.wrap } : {}),
+        ...(environment.serverCpu === undefined ? {} : { cpu: environment.serverCpu }),
+      });
+      try {
+        const ids = await seedUsers(server.url, 20, `threads-${start}-${index}`);
+        const load = (durationS: number) =>
+          generate(
+            { scenario: 'get-by-id', ids, emailPrefix: 'threads-' },
+            {
+              url: server.url,
+              connections: 50,
+              durationS,
+              workDir: work,
+              ...(environment.loadCpu === undefined ? {} : { cpu: environment.loadCpu }),
+            },
+          );
+        if (Number(values.warm) > 0) await load(Number(values.warm));
+        const before = await cpuByThread(server.pid);
+        const result = await load(Number(values.seconds));
+        const after = await cpuByThread(server.pid);
+        const perThread = figures.get(value)!;
+        const parts: string[] = [];
+        let total = 0;
+        for (const [name, ns] of after) {
+          const usPerRequest = (ns - (before.get(name) ?? 0)) / 1000 / Math.max(1, result.requests);
+          if (usPerRequest < 0.01) continue;
+          total += usPerRequest;
+          perThread.set(name, [...(perThread.get(name) ?? []), usPerRequest]);
+          parts.push(`${name} ${round(usPerRequest, 2)}`);
+        }
+        perThread.set('(all)', [...(perThread.get('(all)') ?? []), total]);
+        console.log(
+          `start ${start + 1}, ${key}=${value.padEnd(width)}: ${Math.round(result.req_per_s)} req/s; ` +
+            `µs of CPU per request: ${parts.join(', ')}; all ${round(total, 2)}`,
+        );
+      } finally {
+        await server.stop();
+        await group?.remove();
+      }
+    }
+  }
+  for (const value of variants) {
+    const perThread = figures.get(value)!;
+    const medians = [...perThread].map(([name, samples]) => `${name} ${round(median(samples), 2)}`);
+    console.log(`${key}=${value.padEnd(width)}: medians, µs of CPU per request: ${medians.join(', ')}`);
+  }
+} finally {
+  await rm(work, { recursive: true, force: true });
+  await sink?.close();
+}
