@@ -1,15 +1,13 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createLimitedGroup } from './lib/cgroup.ts';
-import { copyOfCompileCache, warmCompileCache } from './lib/compile-cache.ts';
+import { copyOfCompileCache } from './lib/compile-cache.ts';
 import { pinRunner, probeEnvironment } from './lib/environment.ts';
 import { autocannonGenerator, wrkGenerator } from './lib/load.ts';
-import { readPodLimits } from './lib/pod-limits.ts';
 import { freePort, startServer } from './lib/processes.ts';
 import { seedUsers } from './lib/seed.ts';
-import { readServiceDefaults, shippedServiceEnv } from './lib/service-defaults.ts';
+import { parseSettingSweep, prepareShippedBundle } from './lib/setting-sweep.ts';
 import { median, round } from './lib/stats.ts';
 
 /**
@@ -36,32 +34,11 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '5' },
   },
 });
-const settingMatch = /^([A-Z][A-Z0-9_]*)=(.+)$/.exec(values.setting);
-if (!settingMatch) throw new Error(`--setting takes KEY=value,value: ${values.setting}`);
-const key = settingMatch[1] as string;
-const variants = (settingMatch[2] as string).split(',');
-const extraEnv: Record<string, string> = {};
-for (const pair of values.env) {
-  const at = pair.indexOf('=');
-  if (at < 1) throw new Error(`--env takes KEY=VALUE: ${pair}`);
-  extraEnv[pair.slice(0, at)] = pair.slice(at + 1);
-}
+const { key, variants, extraEnv } = parseSettingSweep(values.setting, values.env);
 const environment = probeEnvironment();
 pinRunner(environment);
 const generate = environment.wrk ? wrkGenerator : autocannonGenerator;
-const pod = await readPodLimits(ROOT);
-const shipped = shippedServiceEnv(readServiceDefaults(ROOT));
-const work = await mkdtemp(join(tmpdir(), 'first-traffic-'));
-const cache = await warmCompileCache({
-  root: ROOT,
-  entry: join(ROOT, 'dist/users/main.mjs'),
-  work,
-  node: process.execPath,
-  nodeOptions: pod.nodeOptions,
-  env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...shipped },
-});
-if (typeof cache !== 'string')
-  console.log(`no compile cache (${cache.failed}): every start compiles the bundle`);
+const { pod, shipped, work, cache } = await prepareShippedBundle(ROOT, 'first-traffic');
 const figures = new Map<string, { readyMs: number[]; rps: number[]; p99: number[] }>(
   variants.map((v) => [v, { readyMs: [], rps: [], p99: [] }]),
 );

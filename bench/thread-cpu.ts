@@ -1,16 +1,14 @@
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createLimitedGroup } from './lib/cgroup.ts';
-import { copyOfCompileCache, warmCompileCache } from './lib/compile-cache.ts';
+import { copyOfCompileCache } from './lib/compile-cache.ts';
 import { pinRunner, probeEnvironment } from './lib/environment.ts';
 import { autocannonGenerator, wrkGenerator } from './lib/load.ts';
 import { startOtlpSink } from './lib/otlp-sink.ts';
-import { readPodLimits } from './lib/pod-limits.ts';
 import { freePort, startServer } from './lib/processes.ts';
 import { seedUsers } from './lib/seed.ts';
-import { readServiceDefaults, shippedServiceEnv } from './lib/service-defaults.ts';
+import { parseSettingSweep, prepareShippedBundle } from './lib/setting-sweep.ts';
 import { median, round } from './lib/stats.ts';
 
 /**
@@ -42,16 +40,7 @@ const { values } = parseArgs({
     unconstrained: { type: 'boolean', default: false },
   },
 });
-const settingMatch = /^([A-Z][A-Z0-9_]*)=(.+)$/.exec(values.setting);
-if (!settingMatch) throw new Error(`--setting takes KEY=value,value: ${values.setting}`);
-const key = settingMatch[1] as string;
-const variants = (settingMatch[2] as string).split(',');
-const extraEnv: Record<string, string> = {};
-for (const pair of values.env) {
-  const at = pair.indexOf('=');
-  if (at < 1) throw new Error(`--env takes KEY=VALUE: ${pair}`);
-  extraEnv[pair.slice(0, at)] = pair.slice(at + 1);
-}
+const { key, variants, extraEnv } = parseSettingSweep(values.setting, values.env);
 
 /** CPU nanoseconds by thread name of process `pid`, from each thread's schedstat. */
 async function cpuByThread(pid: number): Promise<Map<string, number>> {
@@ -70,20 +59,10 @@ async function cpuByThread(pid: number): Promise<Map<string, number>> {
 const environment = probeEnvironment();
 pinRunner(environment);
 const generate = environment.wrk ? wrkGenerator : autocannonGenerator;
-const pod = await readPodLimits(ROOT);
-const shipped = shippedServiceEnv(readServiceDefaults(ROOT));
+const { pod, shipped, work, cache } = await prepareShippedBundle(ROOT, 'thread-cpu');
 const ENDPOINT = 'OTEL_EXPORTER_OTLP_ENDPOINT';
 const sink =
   values.sink || (key === ENDPOINT && variants.includes('sink')) ? await startOtlpSink() : undefined;
-const work = await mkdtemp(join(tmpdir(), 'thread-cpu-'));
-const cache = await warmCompileCache({
-  root: ROOT,
-  entry: join(ROOT, 'dist/users/main.mjs'),
-  work,
-  node: process.execPath,
-  nodeOptions: pod.nodeOptions,
-  env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...shipped },
-});
 /** µs per request by thread name, per variant, one entry per start. */
 const figures = new Map<string, Map<string, number[]>>(variants.map((v) => [v, new Map()]));
 const width = Math.max(...variants.map((v) => v.length));
