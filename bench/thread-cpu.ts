@@ -56,6 +56,16 @@ async function cpuByThread(pid: number): Promise<Map<string, number>> {
   return byName;
 }
 
+/** The samples kept under `name`, a new list at the first. */
+function samplesOf(byName: Map<string, number[]>, name: string): number[] {
+  let samples = byName.get(name);
+  if (samples === undefined) {
+    samples = [];
+    byName.set(name, samples);
+  }
+  return samples;
+}
+
 const environment = probeEnvironment();
 pinRunner(environment);
 const generate = environment.wrk ? wrkGenerator : autocannonGenerator;
@@ -127,10 +137,10 @@ try {
           const usPerRequest = (ns - (before.get(name) ?? 0)) / 1000 / Math.max(1, result.requests);
           if (usPerRequest < 0.01) continue;
           total += usPerRequest;
-          perThread.set(name, [...(perThread.get(name) ?? []), usPerRequest]);
+          samplesOf(perThread, name).push(usPerRequest);
           parts.push(`${name} ${round(usPerRequest, 2)}`);
         }
-        perThread.set('(all)', [...(perThread.get('(all)') ?? []), total]);
+        samplesOf(perThread, '(all)').push(total);
         console.log(
           `start ${start + 1}, ${key}=${value.padEnd(width)}: ${Math.round(result.req_per_s)} req/s; ` +
             `µs of CPU per request: ${parts.join(', ')}; all ${round(total, 2)}`,

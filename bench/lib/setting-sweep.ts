@@ -28,7 +28,10 @@ export function parseSettingSweep(setting: string, envPairs: readonly string[]):
   return { key: match[1] as string, variants: (match[2] as string).split(','), extraEnv };
 }
 
-/** What every start of a sweep shares: the pod's limits, the settings the bundle ships with, and a work directory with a compile cache warmed as the image's (a message instead when it could not be). */
+/**
+ * What every start of a sweep shares: the pod's limits, the settings the bundle ships with, and a work directory
+ * with a compile cache warmed as the image's (a message instead when it could not be).
+ */
 export interface ShippedBundle {
   pod: PodLimits;
   shipped: Record<string, string>;

@@ -41,7 +41,10 @@ export interface PlatformLogger {
 let stampedAt = Number.NaN;
 let stamp = '';
 
-/** The line's `timestamp`, formatted once per millisecond: under load many lines share one, and formatting was a tenth of a line's cost. */
+/**
+ * The line's `timestamp`, formatted once per millisecond: under load many lines share one, and formatting was a
+ * tenth of a line's cost.
+ */
 function isoTimestampField(): string {
   const now = Date.now();
   if (now !== stampedAt) {

@@ -53,7 +53,7 @@ function checkLabels<L extends string>(metric: string, labelNames: readonly L[],
 const splayed = (values: ExportedValue[]): ExportedValue[] =>
   values.map(({ sharedLabels, ...value }) => ({ ...value, labels: { ...value.labels, ...sharedLabels } }));
 
-abstract class SeriesMetric<L extends string, S> {
+abstract class SeriesMetric<L extends string, S extends { reset(): void }> {
   abstract readonly type: 'counter' | 'histogram';
   readonly aggregator = 'sum' as const;
   readonly name: string;
@@ -97,10 +97,8 @@ abstract class SeriesMetric<L extends string, S> {
 
   /** Zeroes every series. Unlike prom-client's reset the series stay listed: their callers hold them. */
   reset(): void {
-    for (const series of this.#series.values()) this.zero(series);
+    for (const series of this.#series.values()) series.reset();
   }
-
-  protected abstract zero(series: S): void;
 }
 
 export class CounterSeries {
@@ -115,6 +113,10 @@ export class CounterSeries {
     if (!(amount >= 0) || !Number.isFinite(amount)) throw new TypeError(`a counter cannot add ${amount}`);
     this.value += amount;
   }
+
+  reset(): void {
+    this.value = 0;
+  }
 }
 
 export class SeriesCounter<L extends string> extends SeriesMetric<L, CounterSeries> {
@@ -122,10 +124,6 @@ export class SeriesCounter<L extends string> extends SeriesMetric<L, CounterSeri
 
   protected create(labels: Labels<L>): CounterSeries {
     return new CounterSeries(labels);
-  }
-
-  protected zero(series: CounterSeries): void {
-    series.value = 0;
   }
 
   protected export(series: CounterSeries): ExportedValue[] {
@@ -156,6 +154,12 @@ export class HistogramSeries {
     this.sum += value;
     this.count += 1;
   }
+
+  reset(): void {
+    this.counts.fill(0);
+    this.sum = 0;
+    this.count = 0;
+  }
 }
 
 export class SeriesHistogram<L extends string> extends SeriesMetric<L, HistogramSeries> {
@@ -170,12 +174,6 @@ export class SeriesHistogram<L extends string> extends SeriesMetric<L, Histogram
 
   protected create(labels: Labels<L>): HistogramSeries {
     return new HistogramSeries(labels, this.upperBounds);
-  }
-
-  protected zero(series: HistogramSeries): void {
-    series.counts.fill(0);
-    series.sum = 0;
-    series.count = 0;
   }
 
   protected export(series: HistogramSeries): ExportedValue[] {
@@ -208,7 +206,7 @@ export class SeriesHistogram<L extends string> extends SeriesMetric<L, Histogram
 }
 
 /** Registers `metric` in `registry`, which writes it out with the registry's default labels like its own. */
-export function registerSeriesMetric<M extends SeriesMetric<string, unknown>>(
+export function registerSeriesMetric<M extends SeriesMetric<string, { reset(): void }>>(
   registry: Registry,
   metric: M,
 ): M {
