@@ -10,6 +10,8 @@ import { build, type Plugin } from 'esbuild';
  */
 export const EXTERNAL_PACKAGES = ['@electric-sql/pglite', '@fastify/swagger-ui', 'pino-pretty', 'etcd3'];
 const ENTRY_POINTS = ['main.ts', 'migrate.ts'];
+/** Platform modules a service starts as worker threads, bundled beside its entry points under these names. */
+const WORKER_ENTRY_POINTS = { 'otlp-export-worker': 'src/platform/tracing/otlp-export-worker.ts' };
 
 /**
  * Node's built-in modules reached through `import` become `require()` calls in the bundle. An ESM import of a
@@ -137,9 +139,9 @@ const only = process.argv[2];
 for (const service of await readdir(servicesDir)) {
   if (only && service !== only) continue;
   const files = await readdir(join(servicesDir, service));
-  const entryPoints = ENTRY_POINTS.filter((file) => files.includes(file)).map((file) =>
-    join(servicesDir, service, file),
-  );
+  const entryPoints: Record<string, string> = { ...WORKER_ENTRY_POINTS };
+  for (const file of ENTRY_POINTS.filter((name) => files.includes(name)))
+    entryPoints[file.replace(/\.ts$/, '')] = join(servicesDir, service, file);
   const compiledSchemas = await compiledSchemasPlugin(join(servicesDir, service));
   const result = await build({
     entryPoints,
@@ -180,5 +182,7 @@ for (const service of await readdir(servicesDir)) {
   // includes that module gets the directory, so a new data directory does not run initdb (3 to 6 s).
   if (PGLITE_TEMPLATE_MODULE in result.metafile.inputs)
     await cp(PGLITE_TEMPLATE_DIRECTORY, join('dist', service, 'pglite-template'), { recursive: true });
-  console.log(`built ${service}: ${entryPoints.length} entry points, ${(bytes / 1024).toFixed(0)} KiB`);
+  console.log(
+    `built ${service}: ${Object.keys(entryPoints).length} entry points, ${(bytes / 1024).toFixed(0)} KiB`,
+  );
 }

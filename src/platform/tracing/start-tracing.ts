@@ -4,11 +4,11 @@ import { setGlobalErrorHandler } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, type BufferConfig, NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
-import { DeferredSpanExporter } from './deferred-span-exporter.ts';
 import { httpServerSpans } from './http-server-spans.ts';
 import { KEPT_AS, PresetIdGenerator, RequestSampler } from './request-sampling.ts';
 import { TRACE_IDS_BOUND, type Tracing } from './tracing-hooks.ts';
 import { markTracingStarted } from './tracing-state.ts';
+import { WorkerSpanExporter } from './worker-span-exporter.ts';
 
 export interface TracingOptions {
   /** OTLP/HTTP base URL; spans go to `${endpoint}/v1/traces`. */
@@ -48,17 +48,14 @@ function batchSettings(): BufferConfig {
  * Starts the OpenTelemetry SDK: W3C trace context in and out, server spans around the HTTP handler (sampled
  * parent-based with a ratio for new traces, plus every failed or slow request after the fact), spans for
  * outgoing fetch/undici calls (diagnostics channels, so load order does not matter), SQL spans from the database
- * layer, all exported in batches as OTLP JSON.
+ * layer, all exported in batches as OTLP JSON, sent from a worker thread (see worker-span-exporter.ts).
  */
 export function startTracing(options: TracingOptions): Tracing {
   const sampler = new RequestSampler(options.sampleRatio);
   const idGenerator = new PresetIdGenerator();
-  const exporter = new DeferredSpanExporter(async () => {
-    const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
-    return new OTLPTraceExporter({
-      url: `${options.endpoint.replace(/\/+$/, '')}/v1/traces`,
-      timeoutMillis: EXPORT_TIMEOUT_MS,
-    });
+  const exporter = new WorkerSpanExporter({
+    url: `${options.endpoint.replace(/\/+$/, '')}/v1/traces`,
+    timeoutMillis: EXPORT_TIMEOUT_MS,
   });
   const provider = new NodeTracerProvider({
     resource: resourceFromAttributes({
