@@ -23,6 +23,9 @@ import { median, round } from './lib/stats.ts';
  *   node bench/thread-cpu.ts [--setting OTEL_TRACES_SAMPLER_ARG=0,0.01] [--env KEY=VALUE ...] [--sink]
  *                            [--starts 2] [--warm 0] [--seconds 10] [--unconstrained]
  *
+ * Values of --setting NODE_OPTIONS are added to the pod's NODE_OPTIONS (`-` adds nothing): `--setting
+ * NODE_OPTIONS=-,--import=$PWD/bench/preload/client-requests.ts` compares a server with and without a preload.
+ *
  * --sink starts an in-process OTLP sink and points OTEL_EXPORTER_OTLP_ENDPOINT at it (tracing on). As values of
  * --setting OTEL_EXPORTER_OTLP_ENDPOINT, `off` turns tracing off and `sink` means that sink: `--setting
  * OTEL_EXPORTER_OTLP_ENDPOINT=off,sink` compares tracing off and on. Needs root for the cgroup (or a Docker
@@ -99,7 +102,9 @@ try {
         ...extraEnv,
         DATABASE_URL: 'memory://',
         [key]: value,
-        NODE_OPTIONS: pod.nodeOptions.join(' '),
+        NODE_OPTIONS: [...pod.nodeOptions, ...(key === 'NODE_OPTIONS' && value !== '-' ? [value] : [])].join(
+          ' ',
+        ),
         ...(typeof cache === 'string' ? { NODE_COMPILE_CACHE: await copyOfCompileCache(cache, work) } : {}),
       };
       if (env[ENDPOINT] === 'off') delete env[ENDPOINT];

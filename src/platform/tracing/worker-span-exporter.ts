@@ -43,9 +43,9 @@ export class WorkerSpanExporter implements SpanExporter {
     this.#settings = settings;
   }
 
-  /** Loads the encoder and starts the worker now, so that the first export does not wait for either. */
-  async load(): Promise<void> {
-    await Promise.all([this.#encoder(), this.#started()]);
+  /** Loads the encoder now; the worker starts with the first batch. */
+  async loadEncoder(): Promise<void> {
+    await this.#encoder();
   }
 
   export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
