@@ -29,7 +29,7 @@ type Serialize = (spans: ReadableSpan[]) => Uint8Array | undefined;
  * the stream and HTTP code that server sockets run through a second object layout to handle, and V8's inline
  * caches there stay slower for the life of the process: a few node:http (or fetch, or plain net) requests at
  * start-up cost a service that makes no other outgoing connection 4 to 6 µs of CPU on every request it serves
- * (`node bench/thread-cpu.ts`, docs/performance.md). The worker's isolate keeps those connections out of this one.
+ * (`node bench/thread-cpu.ts`, docs/observability.md). The worker's isolate keeps those connections out of this one.
  */
 export class WorkerSpanExporter implements SpanExporter {
   readonly #settings: ExportWorkerSettings;
@@ -80,10 +80,11 @@ export class WorkerSpanExporter implements SpanExporter {
       return;
     }
     const id = ++this.#nextId;
-    this.#pending.set(id, resultCallback);
     const batch: EncodedBatch = { id, body, spans: spans.length };
     const ownsBuffer = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength;
     worker.postMessage(batch, ownsBuffer ? [body.buffer as ArrayBuffer] : []);
+    // Its outcome arrives as a message, so never before this line runs.
+    this.#pending.set(id, resultCallback);
     // Held open only while a batch is out, so an idle exporter never keeps the process alive.
     worker.ref();
   }
