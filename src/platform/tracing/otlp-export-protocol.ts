@@ -15,6 +15,5 @@ export interface ExportWorkerSettings {
   timeoutMillis: number;
 }
 
-/** Asks the worker to send what it holds, answer `SHUTDOWN_DONE`, and end. */
+/** Asks the worker to send what it holds and end. */
 export const SHUTDOWN = 'shutdown';
-export const SHUTDOWN_DONE = 'shutdown-done';

@@ -10,7 +10,6 @@ import {
   type EncodedBatch,
   type ExportWorkerSettings,
   SHUTDOWN,
-  SHUTDOWN_DONE,
 } from './otlp-export-protocol.ts';
 
 // The OpenTelemetry exporter's own transport (retries with back-off, timeouts, OTEL_EXPORTER_OTLP_* headers and
@@ -42,10 +41,8 @@ const port = parentPort;
 if (port === null) throw new Error('otlp-export-worker runs as a worker thread');
 port.on('message', (message: EncodedBatch | typeof SHUTDOWN) => {
   if (message === SHUTDOWN) {
-    void delegate.shutdown().finally(() => {
-      port.postMessage(SHUTDOWN_DONE);
-      port.close();
-    });
+    // Closing the port leaves the worker nothing to wait for: it exits, which the exporter awaits.
+    void delegate.shutdown().finally(() => port.close());
     return;
   }
   const { id } = message;

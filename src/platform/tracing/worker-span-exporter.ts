@@ -7,7 +7,6 @@ import {
   type EncodedBatch,
   type ExportWorkerSettings,
   SHUTDOWN,
-  SHUTDOWN_DONE,
 } from './otlp-export-protocol.ts';
 
 /** Beside this module in the source tree; beside the service's entry point in the bundle (scripts/build.ts). */
@@ -120,8 +119,7 @@ export class WorkerSpanExporter implements SpanExporter {
       if (this.#pending.size === 0) worker.unref();
       return worker;
     });
-    worker.on('message', (message: BatchOutcome | typeof SHUTDOWN_DONE) => {
-      if (message === SHUTDOWN_DONE) return;
+    worker.on('message', (message: BatchOutcome) => {
       const callback = this.#pending.get(message.id);
       this.#pending.delete(message.id);
       if (this.#pending.size === 0) this.#idle(worker);
