@@ -1,5 +1,6 @@
 import { ConfigError } from '../config/config-error.ts';
 import { type LocalLayers, readLocalLayers } from '../config/local-layers.ts';
+import { pinTickObjectShape } from '../runtime/pin-tick-object-shape.ts';
 import type { Tracing } from '../tracing/tracing-hooks.ts';
 import { readStartupKeys, type StartupKeys, type StartupKeysSchema } from './startup-keys.ts';
 
@@ -29,6 +30,7 @@ export interface StartServiceOptions {
  * manager; the SDK itself is only imported when an endpoint is set. A failed start-up is one JSON line on stderr and exit 1.
  */
 export function startService({ name, schema, run }: StartServiceOptions): void {
+  pinTickObjectShape();
   const start = async () => {
     const layers = await readLocalLayers({ directory: process.cwd() });
     const startup = await readStartupKeys(schema, layers);
