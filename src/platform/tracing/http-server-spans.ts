@@ -18,6 +18,7 @@ import {
   ATTR_URL_PATH,
   ATTR_URL_SCHEME,
 } from '@opentelemetry/semantic-conventions';
+import { emitInContext } from '../http/emit-in-context.ts';
 import { isWarmUpRequest } from '../http/warm-up.ts';
 import { RequestContext } from './request-context.ts';
 import { KEPT_AS, type PresetIdGenerator, type RequestSampler } from './request-sampling.ts';
@@ -159,13 +160,13 @@ export function httpServerSpans(sampler: RequestSampler, idGenerator: PresetIdGe
         active = new RequestContext(traceId, traced.ids.spanId);
       }
       response.on('close', end); // 'close' comes once; on() spares once()'s wrapper
-      // Node delivers a body from the socket, outside this context: rebinding the request's listeners keeps
-      // the body parser, and the handler after it, inside the span. Requests without a body skip the cost.
+      // Node delivers a body from the socket, outside this context: the request's events are emitted inside it,
+      // so the body parser, and the handler after it, stay inside the span. Requests without a body skip the cost.
       if (
         request.headers['content-length'] !== undefined ||
         request.headers['transfer-encoding'] !== undefined
       )
-        context.bind(active, request);
+        emitInContext(request, (emit) => context.with(active, emit));
       context.with(active, handle, undefined, request, response);
     },
     ids: (request) => (request as TracedRequest)[TRACED]?.ids,

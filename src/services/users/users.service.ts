@@ -75,7 +75,8 @@ export class UsersService {
   }
 
   async create(input: { name: string; email: string }, idempotencyKey?: string): Promise<CreateOutcome> {
-    const requestHash = hashRequest(input);
+    // Only a request with an Idempotency-Key needs its hash and its stored answer.
+    const requestHash = idempotencyKey === undefined ? '' : hashRequest(input);
     if (idempotencyKey !== undefined) {
       const replay = await this.#replay(idempotencyKey, requestHash);
       if (replay) return replay;
@@ -90,13 +91,12 @@ export class UsersService {
       created_at: now,
       updated_at: now,
     };
-    const body = toUserJson(user);
     try {
       const stored = await this.#repository.create(
         user,
         idempotencyKey === undefined
           ? undefined
-          : { key: idempotencyKey, requestHash, responseStatus: 201, responseBody: body },
+          : { key: idempotencyKey, requestHash, responseStatus: 201, responseBody: toUserJson(user) },
       );
       return { user: toUserJson(stored), replayed: false };
     } catch (error) {
