@@ -1,7 +1,7 @@
 // node --expose-gc --allow-natives-syntax --no-maglev --no-turbofan test/support/tick-feedback-probe.ts [pin]
 // Prints V8's description of process.nextTick (its feedback slots among it) after a full collection at a moment
 // when no nextTick entry was alive; with `pin`, pinTickObjectShape ran first, as at a service's start.
-import { pinTickObjectShape } from '../../src/platform/runtime/pin-tick-object-shape.ts';
+import { pinTickObjectShape } from '../../src/platform/service/pin-tick-object-shape.ts';
 
 const collect = (globalThis as { gc?: () => void }).gc;
 if (!collect) throw new Error('run with --expose-gc');

@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { pinnedTickObject, pinTickObjectShape } from '../../src/platform/runtime/pin-tick-object-shape.ts';
+import { pinnedTickObject, pinTickObjectShape } from '../../src/platform/service/pin-tick-object-shape.ts';
 
 const probe = fileURLToPath(new URL('../support/tick-feedback-probe.ts', import.meta.url));
 

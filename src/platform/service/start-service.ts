@@ -1,7 +1,7 @@
 import { ConfigError } from '../config/config-error.ts';
 import { type LocalLayers, readLocalLayers } from '../config/local-layers.ts';
-import { pinTickObjectShape } from '../runtime/pin-tick-object-shape.ts';
 import type { Tracing } from '../tracing/tracing-hooks.ts';
+import { pinTickObjectShape } from './pin-tick-object-shape.ts';
 import { readStartupKeys, type StartupKeys, type StartupKeysSchema } from './startup-keys.ts';
 
 /** What the entry point settled before the service's modules load: the start-up keys and tracing, if on. */
@@ -28,6 +28,7 @@ export interface StartServiceOptions {
  * The body of every service's entry point. Tracing starts before the service's modules are imported, so anything
  * they set up (database pools, HTTP clients, the server) already sees the registered tracer provider and context
  * manager; the SDK itself is only imported when an endpoint is set. A failed start-up is one JSON line on stderr and exit 1.
+ * First of all it pins nextTick's queue-entry shape, before any full collection can free it (pin-tick-object-shape.ts).
  */
 export function startService({ name, schema, run }: StartServiceOptions): void {
   pinTickObjectShape();
