@@ -55,7 +55,7 @@ describe('emitInContext', () => {
 
   it('leaves listeners as they were added: removeListener with the original works', () => {
     const als = new AsyncLocalStorage<string>();
-    const emitter = new EventEmitter() as IncomingMessage;
+    const emitter = requestStandIn({ 'content-length': '1' });
     const stores: unknown[] = [];
     const listener = () => stores.push(als.getStore());
     emitInContext(emitter, (emit) => als.run('request-1', emit));
@@ -65,4 +65,19 @@ describe('emitInContext', () => {
     emitter.emit('data', 'b');
     assert.deepEqual(stores, ['request-1']);
   });
+
+  it('leaves a request without a body as it is', () => {
+    const request = requestStandIn({});
+    const emit = request.emit;
+    emitInContext(request, () => {
+      throw new Error('not entered for a request without a body');
+    });
+    assert.equal(request.emit, emit);
+    assert.equal(Object.hasOwn(request, 'emit'), false);
+  });
 });
+
+/** An emitter with the headers emitInContext reads, standing in for a request. */
+function requestStandIn(headers: Record<string, string>): IncomingMessage {
+  return Object.assign(new EventEmitter(), { headers }) as unknown as IncomingMessage;
+}

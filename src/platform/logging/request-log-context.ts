@@ -38,9 +38,7 @@ export function handleWithLogFields(
   handle: (request: IncomingMessage, response: ServerResponse) => void,
 ): void {
   current.run(fields, () => {
-    // Requests without a body skip the cost.
-    if (request.headers['content-length'] !== undefined || request.headers['transfer-encoding'] !== undefined)
-      emitInContext(request, (emit) => current.run(fields, emit));
+    emitInContext(request, (emit) => current.run(fields, emit));
     handle(request, response);
   });
 }

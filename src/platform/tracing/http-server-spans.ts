@@ -161,12 +161,8 @@ export function httpServerSpans(sampler: RequestSampler, idGenerator: PresetIdGe
       }
       response.on('close', end); // 'close' comes once; on() spares once()'s wrapper
       // Node delivers a body from the socket, outside this context: the request's events are emitted inside it,
-      // so the body parser, and the handler after it, stay inside the span. Requests without a body skip the cost.
-      if (
-        request.headers['content-length'] !== undefined ||
-        request.headers['transfer-encoding'] !== undefined
-      )
-        emitInContext(request, (emit) => context.with(active, emit));
+      // so the body parser, and the handler after it, stay inside the span.
+      emitInContext(request, (emit) => context.with(active, emit));
       context.with(active, handle, undefined, request, response);
     },
     ids: (request) => (request as TracedRequest)[TRACED]?.ids,
