@@ -76,9 +76,10 @@ export class UsersService {
 
   async create(input: { name: string; email: string }, idempotencyKey?: string): Promise<CreateOutcome> {
     // Only a request with an Idempotency-Key needs its hash and its stored answer.
-    const requestHash = idempotencyKey === undefined ? '' : hashRequest(input);
-    if (idempotencyKey !== undefined) {
-      const replay = await this.#replay(idempotencyKey, requestHash);
+    const idempotent =
+      idempotencyKey === undefined ? undefined : { key: idempotencyKey, requestHash: hashRequest(input) };
+    if (idempotent) {
+      const replay = await this.#replay(idempotent.key, idempotent.requestHash);
       if (replay) return replay;
     }
     const status = await this.#admission(input);
@@ -94,15 +95,13 @@ export class UsersService {
     try {
       const stored = await this.#repository.create(
         user,
-        idempotencyKey === undefined
-          ? undefined
-          : { key: idempotencyKey, requestHash, responseStatus: 201, responseBody: toUserJson(user) },
+        idempotent && { ...idempotent, responseStatus: 201, responseBody: toUserJson(user) },
       );
       return { user: toUserJson(stored), replayed: false };
     } catch (error) {
       if (error instanceof EmailTakenError) throw emailTaken(input.email);
-      if (error instanceof IdempotencyKeyTakenError && idempotencyKey !== undefined) {
-        const replay = await this.#replay(idempotencyKey, requestHash);
+      if (error instanceof IdempotencyKeyTakenError && idempotent) {
+        const replay = await this.#replay(idempotent.key, idempotent.requestHash);
         if (replay) return replay;
       }
       throw error;
