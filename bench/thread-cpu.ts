@@ -26,6 +26,10 @@ import { median, round } from './lib/stats.ts';
  * Values of --setting NODE_OPTIONS are added to the pod's NODE_OPTIONS (`-` adds nothing): `--setting
  * NODE_OPTIONS=-,--import=$PWD/bench/preload/client-requests.ts` compares a server with and without a preload.
  *
+ * `--env DATABASE_URL=postgres://...` runs it on that database instead of `memory://` (migrated at the first
+ * start; each start seeds 20 more users): `--setting DB_PREPARED_STATEMENTS=false,true` compares its reads with
+ * and without named prepared statements.
+ *
  * --sink starts an in-process OTLP sink and points OTEL_EXPORTER_OTLP_ENDPOINT at it (tracing on). As values of
  * --setting OTEL_EXPORTER_OTLP_ENDPOINT, `off` turns tracing off and `sink` means that sink: `--setting
  * OTEL_EXPORTER_OTLP_ENDPOINT=off,sink` compares tracing off and on. Needs root for the cgroup (or a Docker
@@ -78,6 +82,8 @@ const sink =
   values.sink || (key === ENDPOINT && variants.includes('sink')) ? await startOtlpSink() : undefined;
 /** µs per request by thread name, per variant, one entry per start. */
 const figures = new Map<string, Map<string, number[]>>(variants.map((v) => [v, new Map()]));
+/** Requests a second, per variant, one entry per start. */
+const rates = new Map<string, number[]>(variants.map((v) => [v, []]));
 const width = Math.max(...variants.map((v) => v.length));
 const where = values.unconstrained ? 'unconstrained' : `under ${pod.cpus} CPU / ${pod.memoryBytes} bytes`;
 console.log(`${where}; warm ${values.warm} s, measured ${values.seconds} s; ${key}=${variants.join(',')}`);
@@ -99,8 +105,8 @@ try {
         PORT: String(port),
         ...shipped,
         ...(sink ? { [ENDPOINT]: sink.endpoint } : {}),
-        ...extraEnv,
         DATABASE_URL: 'memory://',
+        ...extraEnv,
         [key]: value,
         NODE_OPTIONS: [...pod.nodeOptions, ...(key === 'NODE_OPTIONS' && value !== '-' ? [value] : [])].join(
           ' ',
@@ -146,6 +152,7 @@ try {
           parts.push(`${name} ${round(usPerRequest, 2)}`);
         }
         samplesOf(perThread, '(all)').push(total);
+        rates.get(value)?.push(result.req_per_s);
         console.log(
           `start ${start + 1}, ${key}=${value.padEnd(width)}: ${Math.round(result.req_per_s)} req/s; ` +
             `µs of CPU per request: ${parts.join(', ')}; all ${round(total, 2)}`,
@@ -159,7 +166,10 @@ try {
   for (const value of variants) {
     const perThread = figures.get(value)!;
     const medians = [...perThread].map(([name, samples]) => `${name} ${round(median(samples), 2)}`);
-    console.log(`${key}=${value.padEnd(width)}: medians, µs of CPU per request: ${medians.join(', ')}`);
+    console.log(
+      `${key}=${value.padEnd(width)}: medians, ${Math.round(median(rates.get(value) ?? []))} req/s, ` +
+        `µs of CPU per request: ${medians.join(', ')}`,
+    );
   }
 } finally {
   await rm(work, { recursive: true, force: true });

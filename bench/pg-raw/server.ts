@@ -4,8 +4,8 @@ import pg from 'pg';
 /**
  * The PostgreSQL limit for POST /users: bare node:http and a `pg` pool of DB_POOL_MAX connections running one
  * INSERT ... RETURNING into the service's own `users` table (migrated beforehand), with no framework, logging,
- * metrics or tracing. GET /users/:id reads by primary key. DATABASE_URL, PORT, HOST and DB_POOL_MAX from the
- * environment.
+ * metrics or tracing. GET /users/:id reads by primary key, as a named prepared statement like the service's reads
+ * (DB_PREPARED_STATEMENTS). DATABASE_URL, PORT, HOST and DB_POOL_MAX from the environment.
  */
 const pool = new pg.Pool({
   connectionString: process.env.DATABASE_URL,
@@ -73,10 +73,16 @@ const server = createServer((req, res) => {
     return;
   }
   if (req.method === 'GET' && url.startsWith('/users/')) {
-    pool.query(`SELECT ${COLUMNS} FROM users WHERE id = $1`, [url.slice('/users/'.length)]).then(
-      ({ rows }) => (rows[0] ? send(res, 200, rows[0]) : send(res, 404, problem(404, 'Not Found'))),
-      () => send(res, 404, problem(404, 'Not Found')),
-    );
+    pool
+      .query({
+        name: 'user-by-id',
+        text: `SELECT ${COLUMNS} FROM users WHERE id = $1`,
+        values: [url.slice('/users/'.length)],
+      })
+      .then(
+        ({ rows }) => (rows[0] ? send(res, 200, rows[0]) : send(res, 404, problem(404, 'Not Found'))),
+        () => send(res, 404, problem(404, 'Not Found')),
+      );
     return;
   }
   if (url === '/readyz') {

@@ -30,6 +30,7 @@ function config(directory: string): StorageConfig {
   return {
     DATABASE_URL: `pglite://${directory}`,
     DB_POOL_MAX: 10,
+    DB_PREPARED_STATEMENTS: true,
     DB_CONNECT_TIMEOUT_MS: 5_000,
     DB_STATEMENT_TIMEOUT_MS: 5_000,
     SERVICE_NAME: 'user-service',

@@ -40,6 +40,7 @@ export async function startTestApp(
     {
       DATABASE_URL: databaseUrl,
       DB_POOL_MAX: 5,
+      DB_PREPARED_STATEMENTS: true,
       DB_CONNECT_TIMEOUT_MS: 2_000,
       DB_STATEMENT_TIMEOUT_MS: 5_000,
       SERVICE_NAME: 'user-service',

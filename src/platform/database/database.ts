@@ -1,10 +1,11 @@
-import { Kysely, type KyselyPlugin, PostgresDialect, sql } from 'kysely';
+import { Kysely, type KyselyPlugin, PostgresDialect, type PostgresPool, sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { DependencyError } from '../errors/app-error.ts';
 import { type PoolCounts, reportPool } from '../metrics/db-pool-metrics.ts';
 import { tracedPool } from '../tracing/sql-tracing.ts';
 import { tracingStarted } from '../tracing/tracing-state.ts';
+import { preparedStatementsPool } from './prepared-statements.ts';
 
 export type DatabaseKind = 'postgres' | 'pglite';
 
@@ -38,6 +39,12 @@ export interface DatabaseOptions {
    */
   password?: () => string | Promise<string>;
   plugins?: KyselyPlugin[];
+  /**
+   * PostgreSQL: send statements with parameters as named prepared statements (see prepared-statements.ts). Off
+   * behind a pooler that does not keep prepared statements per client (PgBouncer in transaction mode before
+   * 1.21). Default on; the embedded database ignores it.
+   */
+  preparedStatements?: boolean;
 }
 
 /** Returns the function that stops reporting. */
@@ -85,13 +92,14 @@ async function openPostgres<DB>(options: DatabaseOptions): Promise<Database<DB>>
     );
   });
   const target = new URL(options.url);
+  const statements: PostgresPool = options.preparedStatements === false ? pool : preparedStatementsPool(pool);
   const queried = tracingStarted()
-    ? tracedPool(pool, {
+    ? tracedPool(statements, {
         database: decodeURIComponent(target.pathname.slice(1)) || undefined,
         host: target.hostname || undefined,
         port: Number(target.port || 5432),
       })
-    : pool;
+    : statements;
   const db = new Kysely<DB>({
     dialect: new PostgresDialect({ pool: queried }),
     plugins: options.plugins ?? [],

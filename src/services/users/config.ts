@@ -40,6 +40,11 @@ export const usersConfigSchema = Type.Object({
     default: 10,
     description: 'Largest PostgreSQL pool size.',
   }),
+  DB_PREPARED_STATEMENTS: Type.Boolean({
+    default: true,
+    description:
+      'Send reads (SELECT) with parameters as named prepared statements, parsed and planned once per connection (GET /users/{id} on PostgreSQL: about a quarter more requests a second, docs/performance.md). Turn off behind a pooler that does not keep prepared statements per client connection (PgBouncer in transaction mode before 1.21).',
+  }),
   DB_CONNECT_TIMEOUT_MS: Type.Integer({
     minimum: 100,
     default: 2_000,

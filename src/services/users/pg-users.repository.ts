@@ -34,6 +34,14 @@ export interface UsersDatabase {
 }
 
 const USER_COLUMNS = ['id', 'name', 'email', 'status', 'created_at', 'updated_at'] as const;
+/** Named, never `*`: a prepared `select *` fails once a migration changes the table's columns. */
+const IDEMPOTENCY_COLUMNS = [
+  'key',
+  'request_hash',
+  'response_status',
+  'response_body',
+  'created_at',
+] as const;
 const UNIQUE_VIOLATION = '23505';
 
 /** The SQL repository; one implementation for PostgreSQL and PGlite. */
@@ -103,7 +111,7 @@ export class PgUsersRepository implements UsersRepository {
     return withDatabase(async () => {
       const row = await this.#db
         .selectFrom('idempotency_keys')
-        .selectAll()
+        .select(IDEMPOTENCY_COLUMNS)
         .where('key', '=', key)
         .where('created_at', '>=', notBefore)
         .executeTakeFirst();

@@ -9,6 +9,7 @@ export interface StorageConfig {
   DATABASE_URL: string;
   DATABASE_PASSWORD?: string | undefined;
   DB_POOL_MAX: number;
+  DB_PREPARED_STATEMENTS: boolean;
   DB_CONNECT_TIMEOUT_MS: number;
   DB_STATEMENT_TIMEOUT_MS: number;
   SERVICE_NAME: string;
@@ -48,6 +49,7 @@ export async function openUsersStorage(
     ...(livePassword ? { password: () => livePassword() ?? urlPassword ?? '' } : {}),
     logger,
     poolMax: config.DB_POOL_MAX,
+    preparedStatements: config.DB_PREPARED_STATEMENTS,
     connectTimeoutMs: config.DB_CONNECT_TIMEOUT_MS,
     statementTimeoutMs: config.DB_STATEMENT_TIMEOUT_MS,
     applicationName: config.SERVICE_NAME,
