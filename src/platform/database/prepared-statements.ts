@@ -1,5 +1,6 @@
 import type { PostgresPool, PostgresPoolClient } from 'kysely';
 import type pg from 'pg';
+import { withClientQueries } from './pool-client-queries.ts';
 
 /** Distinct statement texts a pool names; texts beyond it run unnamed. */
 export const MAX_NAMED_STATEMENTS = 256;
@@ -29,28 +30,17 @@ export function preparedStatementsPool(pool: pg.Pool, maxNamed: number = MAX_NAM
     }
     return name;
   };
-  const wrapped = new WeakMap<pg.PoolClient, PostgresPoolClient>();
-  const wrap = (client: pg.PoolClient): PostgresPoolClient => {
-    let named = wrapped.get(client);
-    if (named === undefined) {
-      named = {
-        query: ((text: unknown, values?: unknown[]) => {
-          const name =
-            typeof text === 'string' && values !== undefined && values.length > 0 && READ.test(text)
-              ? nameOf(text)
-              : undefined;
-          if (name === undefined) return client.query(text as string, values);
-          return client.query({ name, text: text as string, values });
-          // Kysely's overloads include a cursor form, which it only uses for streamed results.
-        }) as unknown as PostgresPoolClient['query'],
-        release: (destroy?: boolean) => client.release(destroy),
-      };
-      wrapped.set(client, named);
-    }
-    return named;
-  };
-  return {
-    connect: async () => wrap(await pool.connect()),
-    end: () => pool.end(),
-  };
+  return withClientQueries(
+    pool,
+    (client: pg.PoolClient) =>
+      ((text: unknown, values?: unknown[]) => {
+        const name =
+          typeof text === 'string' && values !== undefined && values.length > 0 && READ.test(text)
+            ? nameOf(text)
+            : undefined;
+        if (name === undefined) return client.query(text as string, values);
+        return client.query({ name, text: text as string, values });
+        // Kysely's overloads include a cursor form, which it only uses for streamed results.
+      }) as unknown as PostgresPoolClient['query'],
+  );
 }

@@ -9,6 +9,7 @@ import {
   DB_SYSTEM_NAME_VALUE_POSTGRESQL,
 } from '@opentelemetry/semantic-conventions';
 import type { PostgresPool, PostgresPoolClient, PostgresQueryResult } from 'kysely';
+import { withClientQueries } from '../database/pool-client-queries.ts';
 
 export interface SqlTarget {
   database?: string | undefined;
@@ -24,7 +25,6 @@ const tracer = () => trace.getTracer('user-service.sql');
  * statement text carries placeholders, never the parameter values.
  */
 export function tracedPool(pool: PostgresPool, target: SqlTarget): PostgresPool {
-  const wrapped = new WeakMap<PostgresPoolClient, PostgresPoolClient>();
   const baseAttributes: Record<string, string | number> = {
     [ATTR_DB_SYSTEM_NAME]: DB_SYSTEM_NAME_VALUE_POSTGRESQL,
   };
@@ -32,11 +32,10 @@ export function tracedPool(pool: PostgresPool, target: SqlTarget): PostgresPool 
   if (target.host) baseAttributes[ATTR_SERVER_ADDRESS] = target.host;
   if (target.port) baseAttributes[ATTR_SERVER_PORT] = target.port;
 
-  const wrap = (client: PostgresPoolClient): PostgresPoolClient => {
-    let traced = wrapped.get(client);
-    if (traced) return traced;
-    traced = {
-      query: (<R>(sql: string, parameters: readonly unknown[]) => {
+  return withClientQueries(
+    pool,
+    (client) =>
+      (<R>(sql: string, parameters: readonly unknown[]) => {
         // Only statements inside a recorded trace get a span: migrations and readiness pings would each start a
         // trace of their own, and under an unsampled request the span would be dropped anyway.
         if (!trace.getSpan(context.active())?.isRecording()) return client.query<R>(sql, parameters);
@@ -66,16 +65,7 @@ export function tracedPool(pool: PostgresPool, target: SqlTarget): PostgresPool 
           },
         );
       }) as PostgresPoolClient['query'],
-      release: (destroy?: boolean) => client.release(destroy),
-    };
-    wrapped.set(client, traced);
-    return traced;
-  };
-
-  return {
-    connect: async () => wrap(await pool.connect()),
-    end: () => pool.end(),
-  };
+  );
 }
 
 const OPERATION = /^\s*(\w+)/;
