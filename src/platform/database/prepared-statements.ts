@@ -30,6 +30,7 @@ export function preparedStatementsPool(pool: pg.Pool, maxNamed: number = MAX_NAM
     }
     return name;
   };
+  // Kysely's query type also has a cursor form (streamed results), which passes through unnamed.
   return withClientQueries(
     pool,
     (client: pg.PoolClient) =>
@@ -40,7 +41,6 @@ export function preparedStatementsPool(pool: pg.Pool, maxNamed: number = MAX_NAM
             : undefined;
         if (name === undefined) return client.query(text as string, values);
         return client.query({ name, text: text as string, values });
-        // Kysely's overloads include a cursor form, which it only uses for streamed results.
       }) as unknown as PostgresPoolClient['query'],
   );
 }
