@@ -30,6 +30,10 @@ import { median, round } from './lib/stats.ts';
  * start; each start seeds 20 more users): `--setting DB_PREPARED_STATEMENTS=false,true` compares its reads with
  * and without named prepared statements.
  *
+ * `--setting ENTRY=dist/users/main.mjs,bench/fastify-bare/server.ts,bench/node-raw/server.ts` runs a different
+ * server file per variant (paths from the repository root), with the same environment: the service against bare
+ * Fastify and raw node:http.
+ *
  * --sink starts an in-process OTLP sink and points OTEL_EXPORTER_OTLP_ENDPOINT at it (tracing on). As values of
  * --setting OTEL_EXPORTER_OTLP_ENDPOINT, `off` turns tracing off and `sink` means that sink: `--setting
  * OTEL_EXPORTER_OTLP_ENDPOINT=off,sink` compares tracing off and on. Needs root for the cgroup (or a Docker
@@ -78,6 +82,9 @@ pinRunner(environment);
 const generate = environment.wrk ? wrkGenerator : autocannonGenerator;
 const { pod, shipped, work, cache } = await prepareShippedBundle(ROOT, 'thread-cpu');
 const ENDPOINT = 'OTEL_EXPORTER_OTLP_ENDPOINT';
+/** Not a variable: as the key of --setting, the server file each start runs instead of the bundle. */
+const ENTRY = 'ENTRY';
+const SERVICE_ENTRY = 'dist/users/main.mjs';
 const sink =
   values.sink || (key === ENDPOINT && variants.includes('sink')) ? await startOtlpSink() : undefined;
 /** µs per request by thread name, per variant, one entry per start. */
@@ -117,7 +124,7 @@ try {
       if (env[ENDPOINT] === 'sink' && sink) env[ENDPOINT] = sink.endpoint;
       const server = await startServer({
         command: process.execPath,
-        args: [join(ROOT, 'dist/users/main.mjs')],
+        args: [join(ROOT, key === ENTRY ? value : SERVICE_ENTRY)],
         env,
         cwd: work,
         port,
