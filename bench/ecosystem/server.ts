@@ -10,6 +10,7 @@ import {
   ParentBasedSampler,
   TraceIdRatioBasedSampler,
 } from '@opentelemetry/sdk-trace-node';
+import type { ContenderUser as User } from '../lib/contender-user.ts';
 
 /**
  * The assembly a team would build from the usual parts: Fastify with its request logging (pino to stdout),
@@ -33,15 +34,6 @@ if (endpoint) {
 // Loaded after the instrumentation is registered, so the http module fastify requires is the patched one.
 const { default: Fastify } = await import('fastify');
 const { default: client } = await import('prom-client');
-
-interface User {
-  id: string;
-  name: string;
-  email: string;
-  status: 'active';
-  created_at: string;
-  updated_at: string;
-}
 
 const registry = new client.Registry();
 client.collectDefaultMetrics({ register: registry });

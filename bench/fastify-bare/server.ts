@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import Fastify from 'fastify';
+import type { ContenderUser as User } from '../lib/contender-user.ts';
 
 /**
  * The framework floor: Fastify with nothing added (no logging, metrics, tracing, hooks or plugins), the user routes
@@ -7,15 +8,6 @@ import Fastify from 'fastify';
  * it is the platform's per-request work; what it costs above raw node:http is Fastify's. PORT and HOST from the
  * environment.
  */
-interface User {
-  id: string;
-  name: string;
-  email: string;
-  status: 'active';
-  created_at: string;
-  updated_at: string;
-}
-
 const USER_SCHEMA = {
   type: 'object',
   properties: {

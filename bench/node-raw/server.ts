@@ -1,20 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type ServerResponse } from 'node:http';
+import type { ContenderUser as User } from '../lib/contender-user.ts';
 
 /**
  * The Node limit: the user-service routes on bare node:http over an in-memory Map, with no framework, logging,
  * metrics or schema validation beyond what a response needs. Listens on PORT (0 picks a free one) and prints
  * `listening <port>` once bound.
  */
-interface User {
-  id: string;
-  name: string;
-  email: string;
-  status: 'active';
-  created_at: string;
-  updated_at: string;
-}
-
 interface Reply {
   status: number;
   body: unknown;
