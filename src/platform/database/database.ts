@@ -40,7 +40,7 @@ export interface DatabaseOptions {
   password?: () => string | Promise<string>;
   plugins?: KyselyPlugin[];
   /**
-   * PostgreSQL: send statements with parameters as named prepared statements (see prepared-statements.ts). Off
+   * PostgreSQL: send reads (SELECT) with parameters as named prepared statements (see prepared-statements.ts). Off
    * behind a pooler that does not keep prepared statements per client (PgBouncer in transaction mode before
    * 1.21). Default on; the embedded database ignores it.
    */
