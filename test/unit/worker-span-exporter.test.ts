@@ -8,26 +8,29 @@ import { resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
-import {
-  InMemorySpanExporter,
-  NodeTracerProvider,
-  type ReadableSpan,
-  SimpleSpanProcessor,
-} from '@opentelemetry/sdk-trace-node';
+import { InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-node';
+import { OtlpJsonBatch } from '../../src/platform/tracing/otlp-json-spans.ts';
 import { WorkerSpanExporter } from '../../src/platform/tracing/worker-span-exporter.ts';
 import { OtlpReceiver } from '../support/otlp-receiver.ts';
 
-/** Ended spans with these names, as the batch span processor hands them to an exporter. */
-function endedSpans(...names: string[]): ReadableSpan[] {
+interface Encoded {
+  body: Uint8Array;
+  spans: number;
+}
+
+/** A batch of ended spans with these names, encoded as the span processor hands it to the exporter. */
+function endedSpans(...names: string[]): Encoded {
   const memory = new InMemorySpanExporter();
   const provider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(memory)] });
   const tracer = provider.getTracer('worker-span-exporter-test');
   for (const name of names) tracer.startSpan(name).end();
-  return memory.getFinishedSpans();
+  const batch = new OtlpJsonBatch();
+  for (const span of memory.getFinishedSpans()) batch.add(span);
+  return { body: batch.take(), spans: names.length };
 }
 
-function exported(exporter: WorkerSpanExporter, spans: ReadableSpan[]): Promise<ExportResult> {
-  return new Promise((done) => exporter.export(spans, done));
+function exported(exporter: WorkerSpanExporter, { body, spans }: Encoded): Promise<ExportResult> {
+  return new Promise((done) => exporter.export(body, spans, done));
 }
 
 describe('WorkerSpanExporter', () => {
@@ -56,13 +59,31 @@ describe('WorkerSpanExporter', () => {
   it('sends what it was handed before shutdown resolves', async () => {
     const exporter = new WorkerSpanExporter({ url: `${receiver.endpoint}/v1/traces`, timeoutMillis: 5_000 });
     const results: ExportResult[] = [];
-    exporter.export(endedSpans('handed-over-at-shutdown'), (result) => results.push(result));
+    const { body, spans } = endedSpans('handed-over-at-shutdown');
+    exporter.export(body, spans, (result) => results.push(result));
     await exporter.shutdown();
     assert.deepEqual(
       results.map((result) => result.code),
       [ExportResultCode.SUCCESS],
     );
     assert.ok(receiver.spans.some((span) => span.name === 'handed-over-at-shutdown'));
+  });
+
+  it('forceFlush waits for a batch handed over while the worker is still starting', async () => {
+    const exporter = new WorkerSpanExporter({ url: `${receiver.endpoint}/v1/traces`, timeoutMillis: 5_000 });
+    try {
+      const { body, spans } = endedSpans('flushed-while-starting');
+      const results: ExportResult[] = [];
+      exporter.export(body, spans, (result) => results.push(result));
+      await exporter.forceFlush();
+      assert.deepEqual(
+        results.map((result) => result.code),
+        [ExportResultCode.SUCCESS],
+      );
+      assert.ok(receiver.spans.some((span) => span.name === 'flushed-while-starting'));
+    } finally {
+      await exporter.shutdown();
+    }
   });
 
   it('fails a batch the collector refuses, with its status in the error, and keeps exporting', async () => {
@@ -91,12 +112,15 @@ describe('WorkerSpanExporter', () => {
   it('does not keep an idle process alive: a process that exported once ends by itself', async () => {
     const script = `
       import { NodeTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-node';
+      import { OtlpJsonBatch } from './src/platform/tracing/otlp-json-spans.ts';
       import { WorkerSpanExporter } from './src/platform/tracing/worker-span-exporter.ts';
       const memory = new InMemorySpanExporter();
       const provider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(memory)] });
       provider.getTracer('t').startSpan('from-a-short-process').end();
+      const batch = new OtlpJsonBatch();
+      batch.add(memory.getFinishedSpans()[0]);
       const exporter = new WorkerSpanExporter({ url: process.argv[1], timeoutMillis: 5_000 });
-      exporter.export(memory.getFinishedSpans(), (result) => console.log('result', result.code, result.error?.message ?? ''));
+      exporter.export(batch.take(), 1, (result) => console.log('result', result.code, result.error?.message ?? ''));
     `;
     const { stdout } = await promisify(execFile)(
       process.execPath,

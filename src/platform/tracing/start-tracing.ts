@@ -2,8 +2,9 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { context, DiagLogLevel, diag, ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import { setGlobalErrorHandler } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchSpanProcessor, type BufferConfig, NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+import { type BufferConfig, NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
+import { EncodingSpanProcessor } from './encoding-span-processor.ts';
 import { httpServerSpans } from './http-server-spans.ts';
 import { KEPT_AS, PresetIdGenerator, RequestSampler } from './request-sampling.ts';
 import { TRACE_IDS_BOUND, type Tracing } from './tracing-hooks.ts';
@@ -26,10 +27,9 @@ const SHUTDOWN_BOUND_MS = 2_000;
 const PROBLEM_LOG_INTERVAL_MS = 60_000;
 
 /**
- * Batching sized for a 128 MiB pod: a queued span holds about 1.5 KB until it is exported, so the SDK default
- * (2 048 queued, 512 per export, every 5 s) keeps spans long enough to be promoted into the capped old
- * generation and builds a ~0.4 MB JSON body per export. Smaller batches sent every second keep that bounded.
- * The standard OTEL_BSP_* variables still override each value.
+ * Batching sized for a 128 MiB pod: the SDK default (2 048 held, 512 per export, every 5 s) builds a ~0.4 MB JSON
+ * body per export; smaller batches sent every second keep a pod's export memory bounded. The standard
+ * OTEL_BSP_* variables still override each value.
  */
 function batchSettings(): BufferConfig {
   const fromEnv = (name: string, fallback: number) => {
@@ -47,7 +47,8 @@ function batchSettings(): BufferConfig {
  * Starts the OpenTelemetry SDK: W3C trace context in and out, server spans around the HTTP handler (sampled
  * parent-based with a ratio for new traces, plus every failed or slow request after the fact), spans for
  * outgoing fetch/undici calls (diagnostics channels, so load order does not matter), SQL spans from the database
- * layer, all exported in batches as OTLP JSON, sent from a worker thread (see worker-span-exporter.ts).
+ * layer, encoded as OTLP JSON as each ends and sent in batches from a worker thread (encoding-span-processor.ts,
+ * worker-span-exporter.ts).
  */
 export function startTracing(options: TracingOptions): Tracing {
   const sampler = new RequestSampler(options.sampleRatio);
@@ -64,7 +65,7 @@ export function startTracing(options: TracingOptions): Tracing {
     }),
     sampler,
     idGenerator,
-    spanProcessors: [new BatchSpanProcessor(exporter, batchSettings())],
+    spanProcessors: [new EncodingSpanProcessor(exporter, batchSettings())],
   });
   // Registers the AsyncLocalStorage context manager and the W3C traceparent/baggage propagator.
   provider.register();
@@ -84,7 +85,6 @@ export function startTracing(options: TracingOptions): Tracing {
       const [{ registerInstrumentations }, { UndiciInstrumentation }] = await Promise.all([
         import('@opentelemetry/instrumentation'),
         import('@opentelemetry/instrumentation-undici'),
-        exporter.loadEncoder(),
       ]);
       // Calls outside a request (config polls, Vault renewals) would each start a trace of their own.
       registerInstrumentations({

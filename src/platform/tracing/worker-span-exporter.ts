@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
-import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-node';
+import type { EncodedSpanExporter } from './encoding-span-processor.ts';
 import {
   type BatchOutcome,
   type EncodedBatch,
@@ -21,41 +21,42 @@ const WORKER_URL = new URL(
  */
 const WORKER_LIMITS = { maxOldGenerationSizeMb: 32 };
 
-type Serialize = (spans: ReadableSpan[]) => Uint8Array | undefined;
-
 /**
- * Encodes each batch as OTLP JSON here and sends it from a worker thread. Any client socket a process opens gives
+ * Sends each batch, encoded as OTLP JSON on this thread (encoding-span-processor.ts), from a worker thread. Any client socket a process opens gives
  * the stream and HTTP code that server sockets run through a second object layout to handle, and V8's inline
  * caches there stay slower for the life of the process: a few node:http (or fetch, or plain net) requests at
  * start-up cost a service that makes no other outgoing connection 4 to 6 µs of CPU on every request it serves
  * (`node bench/thread-cpu.ts`, docs/observability.md). The worker's isolate keeps those connections out of this one.
  */
-export class WorkerSpanExporter implements SpanExporter {
+export class WorkerSpanExporter implements EncodedSpanExporter {
   readonly #settings: ExportWorkerSettings;
-  #serialize: Serialize | undefined;
   #worker: Promise<Worker> | undefined;
   #nextId = 0;
   readonly #pending = new Map<number, (result: ExportResult) => void>();
+  /** Batches handed to export() whose outcome has not been reported yet. */
+  #outstanding = 0;
   readonly #drained: (() => void)[] = [];
 
   constructor(settings: ExportWorkerSettings) {
     this.#settings = settings;
   }
 
-  /** Loads the encoder now; the worker starts with the first batch. */
-  async loadEncoder(): Promise<void> {
-    await this.#encoder();
-  }
-
-  export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
-    this.#send(spans, resultCallback).catch((error: unknown) =>
-      resultCallback({ code: ExportResultCode.FAILED, error: error as Error }),
+  /** Sends `body`, an ExportTraceServiceRequest of `spans` spans; the worker starts with the first batch. */
+  export(body: Uint8Array, spans: number, resultCallback: (result: ExportResult) => void): void {
+    this.#outstanding += 1;
+    const done = (result: ExportResult) => {
+      this.#outstanding -= 1;
+      resultCallback(result);
+      if (this.#outstanding === 0) for (const resolve of this.#drained.splice(0)) resolve();
+    };
+    this.#send(body, spans, done).catch((error: unknown) =>
+      done({ code: ExportResultCode.FAILED, error: error as Error }),
     );
   }
 
   /** Resolves once every batch handed over so far has been sent or has failed. */
   forceFlush(): Promise<void> {
-    if (this.#pending.size === 0) return Promise.resolve();
+    if (this.#outstanding === 0) return Promise.resolve();
     return new Promise((resolve) => this.#drained.push(resolve));
   }
 
@@ -71,28 +72,20 @@ export class WorkerSpanExporter implements SpanExporter {
     await exited;
   }
 
-  async #send(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): Promise<void> {
-    const [serialize, worker] = await Promise.all([this.#encoder(), this.#started()]);
-    const body = serialize(spans);
-    if (body === undefined || body.byteLength === 0) {
-      resultCallback({ code: ExportResultCode.SUCCESS });
-      return;
-    }
+  async #send(
+    body: Uint8Array,
+    spans: number,
+    resultCallback: (result: ExportResult) => void,
+  ): Promise<void> {
+    const worker = await this.#started();
     const id = ++this.#nextId;
-    const batch: EncodedBatch = { id, body, spans: spans.length };
+    const batch: EncodedBatch = { id, body, spans };
     const ownsBuffer = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength;
     worker.postMessage(batch, ownsBuffer ? [body.buffer as ArrayBuffer] : []);
     // Its outcome arrives as a message, so never before this line runs.
     this.#pending.set(id, resultCallback);
     // Held open only while a batch is out, so an idle exporter never keeps the process alive.
     worker.ref();
-  }
-
-  async #encoder(): Promise<Serialize> {
-    this.#serialize ??= (
-      await import('@opentelemetry/otlp-transformer')
-    ).JsonTraceSerializer.serializeRequest;
-    return this.#serialize;
   }
 
   #started(): Promise<Worker> {
@@ -146,6 +139,5 @@ export class WorkerSpanExporter implements SpanExporter {
 
   #idle(worker: Worker): void {
     worker.unref();
-    for (const resolve of this.#drained.splice(0)) resolve();
   }
 }
