@@ -128,7 +128,8 @@ async function run(options: BenchOptions, argv: readonly string[], session: Sess
     });
     log(
       `unconstrained: ${list.map((c) => c.label).join(', ')}; -c${options.connections}, ` +
-        `${options.warmupS} s warm-up + ${options.durationS} s x ${options.rounds} rounds` +
+        `${options.warmupS} s warm-up (${options.firstWarmupS} s for a fresh process's first scenario) + ` +
+        `${options.durationS} s x ${options.rounds} rounds` +
         (options.constantRateS > 0 ? `, then ${options.constantRateS} s at half rate` : ''),
     );
     const services = list.filter(
@@ -142,6 +143,7 @@ async function run(options: BenchOptions, argv: readonly string[], session: Sess
       scenarios: options.scenarios,
       rounds: options.rounds,
       warmupS: options.warmupS,
+      firstWarmupS: options.firstWarmupS,
       durationS: options.durationS,
       connections: options.connections,
       constantRateS: options.constantRateS,
@@ -211,6 +213,7 @@ async function run(options: BenchOptions, argv: readonly string[], session: Sess
       quick: options.quick,
       duration_s: options.durationS,
       warmup_s: options.warmupS,
+      first_warmup_s: options.firstWarmupS,
       rounds: options.rounds,
       connections: options.connections,
       constant_rate_s: options.constantRateS,

@@ -12,6 +12,8 @@ export interface BenchOptions {
   quick: boolean;
   durationS: number;
   warmupS: number;
+  /** Warm-up of a fresh process's first scenario: V8 still compiles the request path and grows its heap. */
+  firstWarmupS: number;
   rounds: number;
   connections: number;
   scenarios: ScenarioName[];
@@ -46,6 +48,7 @@ export const USAGE = `npm run bench -- [options]
   --quick             short everything (1 round of 3 s, 5 s cold and warm pod runs, 10 s soak): for development
   --duration S        measured seconds per unconstrained run (default 8)
   --warmup S          warm-up seconds before each measured run (default 2)
+  --first-warmup S    warm-up seconds before a fresh process's first measured run (default 10)
   --rounds N          interleaved rounds; figures are medians over rounds (default 2)
   --connections N     concurrent connections (default 50)
   --constant-rate S   seconds of the constant-rate run at half the saturated rate (default 8; 0 skips)
@@ -87,6 +90,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       quick: { type: 'boolean' },
       duration: { type: 'string' },
       warmup: { type: 'string' },
+      'first-warmup': { type: 'string' },
       rounds: { type: 'string' },
       connections: { type: 'string' },
       'constant-rate': { type: 'string' },
@@ -119,6 +123,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     quick,
     durationS: Math.max(1, positive(values.duration, quick ? 3 : 8, 'duration')),
     warmupS: positive(values.warmup, quick ? 1 : 2, 'warmup'),
+    firstWarmupS: positive(values['first-warmup'], quick ? 1 : 10, 'first-warmup'),
     rounds: Math.max(1, positive(values.rounds, quick ? 1 : 2, 'rounds')),
     connections: Math.max(1, positive(values.connections, 50, 'connections')),
     constantRateS: positive(values['constant-rate'], quick ? 3 : 8, 'constant-rate'),

@@ -12,6 +12,8 @@ export interface SaturationPlan {
   scenarios: readonly ScenarioName[];
   rounds: number;
   warmupS: number;
+  /** Warm-up of each started contender's first scenario in a round. */
+  firstWarmupS: number;
   durationS: number;
   connections: number;
   /** Seconds of the constant-rate run, last round only; 0 skips it. */
@@ -45,7 +47,10 @@ export async function runSaturation(plan: SaturationPlan): Promise<SaturationOut
   for (let r = 1; r <= plan.rounds; r++) {
     const offset = (r - 1) % list.length;
     const order = [...list.slice(offset), ...list.slice(0, offset)];
-    const running = new Map<Contender, { server: Started; ids: string[]; untrack: () => void }>();
+    const running = new Map<
+      Contender,
+      { server: Started; ids: string[]; untrack: () => void; warmedUp: boolean }
+    >();
     for (const c of order) {
       try {
         const server = await c.start(await c.freshStorage(r));
@@ -54,6 +59,7 @@ export async function runSaturation(plan: SaturationPlan): Promise<SaturationOut
           server,
           untrack,
           ids: await seedUsers(server.url, SEED_USERS, `${c.contender}-${r}`),
+          warmedUp: false,
         });
       } catch (error) {
         const why = `round ${r} ${c.label}: could not start or seed (${(error as Error).message.slice(0, 300)})`;
@@ -80,8 +86,20 @@ export async function runSaturation(plan: SaturationPlan): Promise<SaturationOut
         };
         const rss = sampleRss(server.pid);
         let result: Awaited<ReturnType<LoadGenerator>>;
+        // A fresh process spends its first seconds under load in V8's compilers and growing its young generation:
+        // its first scenario gets a longer warm-up, whose figures stay in the notes (pod mode's cold runs measure
+        // exactly that moment).
+        const first = !entry.warmedUp;
+        const warmupS = first ? plan.firstWarmupS : plan.warmupS;
+        entry.warmedUp = true;
         try {
-          if (plan.warmupS > 0) await plan.generate(spec('w'), { ...settings, durationS: plan.warmupS });
+          if (warmupS > 0) {
+            const warmUp = await plan.generate(spec('w'), { ...settings, durationS: warmupS });
+            if (first && r === plan.rounds)
+              outcome.notes.push(
+                `fresh process, ${scenario} ${c.label}: ${Math.round(warmUp.req_per_s)} req/s, P99 ${warmUp.p99_ms.toFixed(2)} ms over its first ${warmupS} s of load (the warm-up before the measured run)`,
+              );
+          }
           result = await plan.generate(spec('m'), { ...settings, durationS: plan.durationS });
         } catch (error) {
           rss.stop();
