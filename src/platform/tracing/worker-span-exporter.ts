@@ -22,11 +22,12 @@ const WORKER_URL = new URL(
 const WORKER_LIMITS = { maxOldGenerationSizeMb: 32 };
 
 /**
- * Sends each batch, encoded as OTLP JSON on this thread (encoding-span-processor.ts), from a worker thread. Any client socket a process opens gives
- * the stream and HTTP code that server sockets run through a second object layout to handle, and V8's inline
- * caches there stay slower for the life of the process: a few node:http (or fetch, or plain net) requests at
- * start-up cost a service that makes no other outgoing connection 4 to 6 µs of CPU on every request it serves
- * (`node bench/thread-cpu.ts`, docs/observability.md). The worker's isolate keeps those connections out of this one.
+ * Sends each batch, encoded as OTLP JSON on this thread (encoding-span-processor.ts), from a worker thread. Any
+ * client socket a process opens gives the stream and HTTP code that server sockets run through a second object
+ * layout to handle, and V8's inline caches there stay slower for the life of the process: a few node:http (or
+ * fetch, or plain net) requests at start-up cost a service that makes no other outgoing connection 4 to 6 µs of
+ * CPU on every request it serves (`node bench/thread-cpu.ts`, docs/observability.md). The worker's isolate keeps
+ * those connections out of this one.
  */
 export class WorkerSpanExporter implements EncodedSpanExporter {
   readonly #settings: ExportWorkerSettings;
@@ -115,7 +116,7 @@ export class WorkerSpanExporter implements EncodedSpanExporter {
     worker.on('message', (message: BatchOutcome) => {
       const callback = this.#pending.get(message.id);
       this.#pending.delete(message.id);
-      if (this.#pending.size === 0) this.#idle(worker);
+      if (this.#pending.size === 0) worker.unref();
       callback?.(
         message.sent
           ? { code: ExportResultCode.SUCCESS }
@@ -127,7 +128,7 @@ export class WorkerSpanExporter implements EncodedSpanExporter {
       if (this.#worker === current) this.#worker = undefined;
       const callbacks = [...this.#pending.values()];
       this.#pending.clear();
-      this.#idle(worker);
+      worker.unref();
       const error = new Error(`the span export worker ended (exit code ${code})`);
       for (const callback of callbacks) callback({ code: ExportResultCode.FAILED, error });
     });
@@ -135,9 +136,5 @@ export class WorkerSpanExporter implements EncodedSpanExporter {
       // Followed by 'exit', which fails what the worker held.
     });
     return current;
-  }
-
-  #idle(worker: Worker): void {
-    worker.unref();
   }
 }
