@@ -96,6 +96,8 @@ function defineApiSuite(
         { name: 'Ada', email, status: 'active' },
       );
       assert.ok(Date.parse(reply.body.created_at) <= Date.now());
+      // Written by the response serializer from the stored Date: exactly Date#toISOString's form.
+      assert.equal(reply.body.created_at, new Date(reply.body.created_at).toISOString());
       assert.equal(reply.body.created_at, reply.body.updated_at);
     });
 

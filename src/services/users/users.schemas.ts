@@ -5,6 +5,12 @@ const NAME_PATTERN = '^(?!\\s*$)[^\\p{Cc}]+$';
 
 export const UserId = Type.String({ format: 'uuid', description: 'UUIDv7: time-ordered.' });
 
+/**
+ * An ISO 8601 string in the document; handlers may return the Date itself, which the response serializer writes as
+ * that same string (users.service.ts `Timestamp`).
+ */
+const Timestamp = Type.Unsafe<Date | string>(Type.String({ format: 'date-time' }));
+
 export const UserSchema = Type.Object(
   {
     id: UserId,
@@ -13,8 +19,8 @@ export const UserSchema = Type.Object(
     status: Type.Enum(['active', 'pending_review'], {
       description: '`pending_review` when the risk check could not be completed at creation.',
     }),
-    created_at: Type.String({ format: 'date-time' }),
-    updated_at: Type.String({ format: 'date-time' }),
+    created_at: Timestamp,
+    updated_at: Timestamp,
   },
   { $id: 'User' },
 );
