@@ -10,7 +10,8 @@ import {
 
 /**
  * An in-process repository with the same contract as the SQL one. It backs `DATABASE_URL=memory://`, which the
- * benchmarks use to measure the HTTP layer alone; data lives only as long as the process.
+ * benchmarks use to measure the HTTP layer alone; data lives only as long as the process. Stored users are frozen,
+ * so reads hand them out without a copy: a caller cannot reassign a stored field through what it was given.
  */
 export class MemoryUsersRepository implements UsersRepository {
   // UUIDv7 ids sort in creation order, so insertion order is id order for ids made by the service.
@@ -22,15 +23,14 @@ export class MemoryUsersRepository implements UsersRepository {
     const page: User[] = [];
     for (const user of this.#users.values()) {
       if (afterId !== undefined && user.id <= afterId) continue;
-      page.push({ ...user });
+      page.push(user);
       if (page.length === limit) break;
     }
     return page;
   }
 
   async get(id: string): Promise<User | undefined> {
-    const user = this.#users.get(id);
-    return user && { ...user };
+    return this.#users.get(id);
   }
 
   async create(user: NewUser, idempotency?: Omit<IdempotencyRecord, 'createdAt'>): Promise<User> {
@@ -38,10 +38,11 @@ export class MemoryUsersRepository implements UsersRepository {
       throw new IdempotencyKeyTakenError(idempotency.key);
     const email = user.email.toLowerCase();
     if (this.#emails.has(email)) throw new EmailTakenError(email);
-    this.#users.set(user.id, { ...user });
+    const stored = Object.freeze({ ...user });
+    this.#users.set(user.id, stored);
     this.#emails.set(email, user.id);
     if (idempotency) this.#idempotency.set(idempotency.key, { ...idempotency, createdAt: new Date() });
-    return { ...user };
+    return stored;
   }
 
   async update(id: string, patch: UserPatch): Promise<User | undefined> {
@@ -53,9 +54,9 @@ export class MemoryUsersRepository implements UsersRepository {
       this.#emails.delete(current.email.toLowerCase());
       this.#emails.set(patch.email.toLowerCase(), id);
     }
-    const next = { ...current, ...patch, updated_at: new Date() };
+    const next = Object.freeze({ ...current, ...patch, updated_at: new Date() });
     this.#users.set(id, next);
-    return { ...next };
+    return next;
   }
 
   async delete(id: string): Promise<boolean> {
