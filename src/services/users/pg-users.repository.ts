@@ -1,5 +1,13 @@
-import type { Generated, Insertable, Kysely, Selectable } from 'kysely';
+import {
+  type Generated,
+  type Insertable,
+  type Kysely,
+  NoResultError,
+  type QueryResult,
+  type Selectable,
+} from 'kysely';
 import { withDatabase } from '../../platform/database/database.ts';
+import { reusableQuery } from '../../platform/database/reusable-query.ts';
 import {
   EmailTakenError,
   IdempotencyKeyTakenError,
@@ -47,31 +55,43 @@ const UNIQUE_VIOLATION = '23505';
 /** The SQL repository; one implementation for PostgreSQL and PGlite. */
 export class PgUsersRepository implements UsersRepository {
   readonly #db: Kysely<UsersDatabase>;
+  // The statements of the busiest requests (GET /users/{id}, GET /users, POST /users), compiled once.
+  readonly #selectById: (values: { id: string }) => Promise<QueryResult<User>>;
+  readonly #firstPage: (values: { limit: number }) => Promise<QueryResult<User>>;
+  readonly #pageAfter: (values: { afterId: string; limit: number }) => Promise<QueryResult<User>>;
+  readonly #insert: (values: NewUser) => Promise<QueryResult<User>>;
 
   constructor(db: Kysely<UsersDatabase>) {
     this.#db = db;
+    this.#selectById = reusableQuery(db, ['id'], ({ id }) =>
+      db.selectFrom('users').select(USER_COLUMNS).where('id', '=', id),
+    );
+    const page = () => db.selectFrom('users').select(USER_COLUMNS).orderBy('id');
+    this.#firstPage = reusableQuery(db, ['limit'], ({ limit }) => page().limit(limit));
+    this.#pageAfter = reusableQuery(db, ['afterId', 'limit'], ({ afterId, limit }) =>
+      page().where('id', '>', afterId).limit(limit),
+    );
+    this.#insert = reusableQuery<NewUser, User>(db, USER_COLUMNS, (user: NewUser) =>
+      db.insertInto('users').values(user).returning(USER_COLUMNS),
+    );
   }
 
   list(afterId: string | undefined, limit: number): Promise<User[]> {
-    return withDatabase(() => {
-      let query = this.#db.selectFrom('users').select(USER_COLUMNS).orderBy('id').limit(limit);
-      if (afterId !== undefined) query = query.where('id', '>', afterId);
-      return query.execute();
+    return withDatabase(async () => {
+      const result =
+        afterId === undefined ? await this.#firstPage({ limit }) : await this.#pageAfter({ afterId, limit });
+      return result.rows;
     });
   }
 
   get(id: string): Promise<User | undefined> {
-    return withDatabase(() =>
-      this.#db.selectFrom('users').select(USER_COLUMNS).where('id', '=', id).executeTakeFirst(),
-    );
+    return withDatabase(async () => (await this.#selectById({ id })).rows[0]);
   }
 
   create(user: NewUser, idempotency?: Omit<IdempotencyRecord, 'createdAt'>): Promise<User> {
     return withDatabase(() =>
       translateUniqueViolation(async () => {
-        if (idempotency === undefined) {
-          return this.#db.insertInto('users').values(user).returning(USER_COLUMNS).executeTakeFirstOrThrow();
-        }
+        if (idempotency === undefined) return firstRow(await this.#insert(user));
         return this.#db.transaction().execute(async (trx) => {
           // The key goes in first: a concurrent twin blocks on it and then fails, instead of racing on the email.
           const record: Insertable<IdempotencyKeysTable> = {
@@ -118,6 +138,13 @@ export class PgUsersRepository implements UsersRepository {
       return row === undefined ? undefined : toIdempotencyRecord(row);
     });
   }
+}
+
+/** As `executeTakeFirstOrThrow`: an INSERT ... RETURNING that returns no row is an error. */
+function firstRow<R>(result: QueryResult<R>): R {
+  const row = result.rows[0];
+  if (row === undefined) throw new NoResultError(result as never);
+  return row;
 }
 
 function toIdempotencyRecord(row: Selectable<IdempotencyKeysTable>): IdempotencyRecord {
