@@ -4,6 +4,7 @@ import {
   type CompiledQuery,
   DummyDriver,
   Kysely,
+  NoResultError,
   PostgresAdapter,
   PostgresIntrospector,
   PostgresQueryCompiler,
@@ -44,8 +45,8 @@ describe('reusableQuery', () => {
       (row: { id: string; name: string; size: number }) =>
         db.insertInto('things').values(row).returning(['id']),
     );
-    await insert({ id: 'a', name: 'Ann', size: 3 });
-    await insert({ id: 'b', name: 'Bob', size: 4 });
+    await insert.execute({ id: 'a', name: 'Ann', size: 3 });
+    await insert.execute({ id: 'b', name: 'Bob', size: 4 });
     const direct = db
       .insertInto('things')
       .values({ size: 4, name: 'Bob', id: 'b' })
@@ -55,6 +56,22 @@ describe('reusableQuery', () => {
     assert.deepEqual(runner.sent[1]?.parameters, direct.parameters);
     assert.deepEqual(runner.sent[0]?.parameters, [3, 'Ann', 'a']);
     assert.notEqual(runner.sent[0]?.queryId, runner.sent[1]?.queryId, 'each run is a query of its own');
+  });
+
+  it('takes the first row, or throws NoResultError with the query node when none comes back', async () => {
+    const rows = [{ name: 'Ann' }];
+    const runner = {
+      executeQuery: async <R>(_query: CompiledQuery<R>) => ({ rows: rows.splice(0) as R[] }),
+    };
+    const byId = reusableQuery(runner, ['id'], ({ id }: { id: string }) =>
+      db.selectFrom('things').select(['name']).where('id', '=', id),
+    );
+    assert.deepEqual(await byId.executeTakeFirst({ id: 'a' }), { name: 'Ann' });
+    assert.equal(await byId.executeTakeFirst({ id: 'a' }), undefined);
+    await assert.rejects(
+      byId.executeTakeFirstOrThrow({ id: 'a' }),
+      (error: unknown) => error instanceof NoResultError && error.node.kind === 'SelectQueryNode',
+    );
   });
 
   it('refuses, when made, a query that adds a parameter of its own', () => {

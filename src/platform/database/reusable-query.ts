@@ -1,8 +1,23 @@
-import { type Compilable, type CompiledQuery, createQueryId, type QueryResult } from 'kysely';
+import {
+  type Compilable,
+  type CompiledQuery,
+  createQueryId,
+  NoResultError,
+  QueryNode,
+  type QueryResult,
+} from 'kysely';
 
 /** Runs a compiled query: `Kysely#executeQuery` of the database (or transaction) the query was built on. */
 export interface QueryRunner {
   executeQuery<R>(query: CompiledQuery<R>): Promise<QueryResult<R>>;
+}
+
+/** A compiled query run with new values, by the names of the query builder's own execute methods. */
+export interface ReusableQuery<Values, Row> {
+  execute(values: Values): Promise<Row[]>;
+  executeTakeFirst(values: Values): Promise<Row | undefined>;
+  /** Throws Kysely's NoResultError, carrying the query's node, when no row comes back. */
+  executeTakeFirstOrThrow(values: Values): Promise<Row>;
 }
 
 const marker = (key: string) => `\u0000reusable-query:${key}`;
@@ -20,9 +35,12 @@ export function reusableQuery<Values extends object, Row>(
   runner: QueryRunner,
   keys: readonly (keyof Values & string)[],
   build: (placeholders: Values) => Compilable<Row>,
-): (values: Values) => Promise<QueryResult<Row>> {
+): ReusableQuery<Values, Row> {
   const placeholders = Object.fromEntries(keys.map((key) => [key, marker(key)])) as unknown as Values;
   const compiled = build(placeholders).compile();
+  const node = compiled.query;
+  if (!QueryNode.is(node))
+    throw new Error(`reusable query: not a select, insert, update, delete or merge: ${compiled.sql}`);
   const order = compiled.parameters.map((parameter) => {
     const key = keys.find((candidate) => marker(candidate) === parameter);
     if (key === undefined)
@@ -34,11 +52,22 @@ export function reusableQuery<Values extends object, Row>(
     throw new Error(
       `reusable query: ${missing.join(', ')} not passed exactly once as a parameter: ${compiled.sql}`,
     );
-  return (values) =>
-    runner.executeQuery<Row>({
-      query: compiled.query,
-      queryId: createQueryId(),
-      sql: compiled.sql,
-      parameters: order.map((key) => values[key]),
-    });
+  const rows = async (values: Values) =>
+    (
+      await runner.executeQuery<Row>({
+        query: node,
+        queryId: createQueryId(),
+        sql: compiled.sql,
+        parameters: order.map((key) => values[key]),
+      })
+    ).rows;
+  return {
+    execute: rows,
+    executeTakeFirst: async (values) => (await rows(values))[0],
+    async executeTakeFirstOrThrow(values) {
+      const [row] = await rows(values);
+      if (row === undefined) throw new NoResultError(node);
+      return row;
+    },
+  };
 }

@@ -1,13 +1,6 @@
-import {
-  type Generated,
-  type Insertable,
-  type Kysely,
-  NoResultError,
-  type QueryResult,
-  type Selectable,
-} from 'kysely';
+import type { Generated, Insertable, Kysely, Selectable } from 'kysely';
 import { withDatabase } from '../../platform/database/database.ts';
-import { reusableQuery } from '../../platform/database/reusable-query.ts';
+import { type ReusableQuery, reusableQuery } from '../../platform/database/reusable-query.ts';
 import {
   EmailTakenError,
   IdempotencyKeyTakenError,
@@ -56,10 +49,10 @@ const UNIQUE_VIOLATION = '23505';
 export class PgUsersRepository implements UsersRepository {
   readonly #db: Kysely<UsersDatabase>;
   // The statements of the busiest requests (GET /users/{id}, GET /users, POST /users), compiled once.
-  readonly #selectById: (values: { id: string }) => Promise<QueryResult<User>>;
-  readonly #firstPage: (values: { limit: number }) => Promise<QueryResult<User>>;
-  readonly #pageAfter: (values: { afterId: string; limit: number }) => Promise<QueryResult<User>>;
-  readonly #insert: (values: NewUser) => Promise<QueryResult<User>>;
+  readonly #selectById: ReusableQuery<{ id: string }, User>;
+  readonly #firstPage: ReusableQuery<{ limit: number }, User>;
+  readonly #pageAfter: ReusableQuery<{ afterId: string; limit: number }, User>;
+  readonly #insert: ReusableQuery<NewUser, User>;
 
   constructor(db: Kysely<UsersDatabase>) {
     this.#db = db;
@@ -77,21 +70,21 @@ export class PgUsersRepository implements UsersRepository {
   }
 
   list(afterId: string | undefined, limit: number): Promise<User[]> {
-    return withDatabase(async () => {
-      const result =
-        afterId === undefined ? await this.#firstPage({ limit }) : await this.#pageAfter({ afterId, limit });
-      return result.rows;
-    });
+    return withDatabase(() =>
+      afterId === undefined
+        ? this.#firstPage.execute({ limit })
+        : this.#pageAfter.execute({ afterId, limit }),
+    );
   }
 
   get(id: string): Promise<User | undefined> {
-    return withDatabase(async () => (await this.#selectById({ id })).rows[0]);
+    return withDatabase(() => this.#selectById.executeTakeFirst({ id }));
   }
 
   create(user: NewUser, idempotency?: Omit<IdempotencyRecord, 'createdAt'>): Promise<User> {
     return withDatabase(() =>
       translateUniqueViolation(async () => {
-        if (idempotency === undefined) return firstRow(await this.#insert(user));
+        if (idempotency === undefined) return this.#insert.executeTakeFirstOrThrow(user);
         return this.#db.transaction().execute(async (trx) => {
           // The key goes in first: a concurrent twin blocks on it and then fails, instead of racing on the email.
           const record: Insertable<IdempotencyKeysTable> = {
@@ -138,13 +131,6 @@ export class PgUsersRepository implements UsersRepository {
       return row === undefined ? undefined : toIdempotencyRecord(row);
     });
   }
-}
-
-/** As `executeTakeFirstOrThrow`: an INSERT ... RETURNING that returns no row is an error. */
-function firstRow<R>(result: QueryResult<R>): R {
-  const row = result.rows[0];
-  if (row === undefined) throw new NoResultError(result as never);
-  return row;
 }
 
 function toIdempotencyRecord(row: Selectable<IdempotencyKeysTable>): IdempotencyRecord {
